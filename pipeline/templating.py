@@ -1,0 +1,158 @@
+"""Jinja2 for prompts and channel layouts: one sandboxed environment each, StrictUndefined.
+
+A workspace's own ``prompts/`` and ``templates/`` override the defaults shipped with ladder.
+Before any model call, ``undeclared`` finds every variable (and attribute of an input) that a
+template uses and the inputs do not provide, with its line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel
+
+from .models import Channel, CoreStatement, Finding, Job, Ladder, LadderStep, Segment
+
+# The prompts each language needs, under prompts/<lang>/.
+PROMPTS = ("system.j2", "draft.j2", "revise.j2")
+
+# What a prompt may use: a model class (its fields are checked), a set of known keys, or None.
+PROMPT_CONTEXT: dict[str, Any] = {
+    "core": CoreStatement,
+    "segment": Segment,
+    "channel": Channel,
+    "job": Job,
+    "step": LadderStep,
+    "ladder": Ladder,
+    "lang": None,
+    "company": None,
+    "offer": None,
+    "core_sentence": None,
+    "differentiators": None,
+    "proof_points": None,
+    "concepts": None,
+    "call_to_action": None,
+    "findings": list[Finding],
+    "previous": None,
+}
+
+
+def layout_context_types(channel: Channel) -> dict[str, Any]:
+    return {
+        "parts": frozenset(p.name for p in channel.parts),
+        "segment": Segment,
+        "channel": Channel,
+        "core": CoreStatement,
+        "job": Job,
+        "step": LadderStep,
+    }
+
+
+def _env(root: Path, folder: str) -> SandboxedEnvironment:
+    from .load import example_dir
+
+    dirs = [root / folder, example_dir() / folder]
+    return SandboxedEnvironment(
+        loader=FileSystemLoader([str(d) for d in dirs if d.is_dir()]),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def prompt_env(root: Path) -> SandboxedEnvironment:
+    return _env(Path(root), "prompts")
+
+
+def layout_env(root: Path) -> SandboxedEnvironment:
+    return _env(Path(root), "templates")
+
+
+def exists(env: SandboxedEnvironment, name: str) -> bool:
+    try:
+        env.loader.get_source(env, name)
+        return True
+    except TemplateNotFound:
+        return False
+
+
+def source_of(env: SandboxedEnvironment, name: str) -> tuple[str, str]:
+    """(text, path shown to users) of a template."""
+    text, filename, _ = env.loader.get_source(env, name)
+    return text, display_path(filename)
+
+
+def display_path(filename: str | None) -> str:
+    if not filename:
+        return "?"
+    rel = os.path.relpath(filename)
+    return filename if rel.startswith("..") else rel
+
+
+def undeclared(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> list:
+    """Problems for every variable or input attribute the template uses but the inputs lack."""
+    from .load import Problem
+
+    text, shown = source_of(env, name)
+    try:
+        ast = env.parse(text, name=name, filename=shown)
+    except TemplateSyntaxError as e:
+        return [Problem(shown, e.lineno, "", f"template syntax error: {e.message}")]
+    problems = []
+    missing = sorted(meta.find_undeclared_variables(ast) - set(context) - set(env.globals))
+    for var in missing:
+        line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == var), None)
+        problems.append(Problem(shown, line, var, f"the inputs provide no variable '{var}'"
+                                f" (available: {', '.join(sorted(context))})"))
+    for node in ast.find_all(nodes.Getattr):
+        chain = _chain(node)
+        if chain is None or chain[0] not in context:
+            continue
+        bad = _first_unknown(context[chain[0]], chain[1:])
+        if bad is not None:
+            path = ".".join(chain[: bad + 2])
+            problems.append(Problem(shown, node.lineno, path, f"the inputs provide no '{path}'"))
+    return sorted(set(problems))
+
+
+def _chain(node: nodes.Getattr) -> list[str] | None:
+    """``a.b.c`` as ['a', 'b', 'c'] for a chain rooted at a name; None otherwise."""
+    attrs = []
+    while isinstance(node, nodes.Getattr):
+        attrs.append(node.attr)
+        node = node.node
+    if not isinstance(node, nodes.Name):
+        return None
+    return [node.name, *reversed(attrs)]
+
+
+def _first_unknown(tp: Any, attrs: list[str]) -> int | None:
+    for i, attr in enumerate(attrs):
+        if isinstance(tp, frozenset):
+            if attr not in tp:
+                return i
+            return None
+        if not (isinstance(tp, type) and issubclass(tp, BaseModel)):
+            return None  # not a model: nothing more to check
+        if attr in tp.model_fields:
+            from .load import _model_in
+
+            tp = _model_in(tp.model_fields[attr].annotation)
+            annotation = tp
+            if annotation is None:
+                return None
+        elif hasattr(tp, attr):
+            return None  # a property or method
+        else:
+            return i
+    return None
+
+
+def render(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> str:
+    return env.get_template(name).render(**context)

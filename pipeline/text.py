@@ -1,0 +1,106 @@
+"""Text helpers shared by the checks: tokens, language identification, term matching.
+
+Term matching works on word forms normalised per language, so "features" matches "feature"
+and "asiakkaamme" matches "asiakas" where the normaliser knows the language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
+
+# Frequent function words: short, general, and disjoint between the two languages.
+FUNCTION_WORDS = {
+    "en": frozenset(
+        "the a an and or but of to in on at for with from by is are was be been it this that these "
+        "you your we our us they their he she his her can will would not no as if so than then "
+        "what when how who which all more most just get has have had do does".split()
+    ),
+    "fi": frozenset(
+        "ja tai mutta on ovat oli ei ole se ne että kun jos niin kuin myös vain jo nyt voit voi "
+        "sinä sinun te teidän me meidän he hän tämä tämän nämä mitä miten kuka joka jotka "
+        "kanssa ilman sekä eli siis vielä aina koska mukaan ennen jälkeen yli alle".split()
+    ),
+}
+FI_ENDINGS = ("ssa", "ssä", "sta", "stä", "lla", "llä", "lta", "ltä", "lle", "ksi", "nsa", "nsä", "mme", "nne")
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    start: int
+    end: int
+
+    @property
+    def lower(self) -> str:
+        return self.text.lower()
+
+
+def tokens(text: str) -> list[Token]:
+    return [Token(m.group(), m.start(), m.end()) for m in WORD.finditer(text)]
+
+
+def detect_language(text: str) -> tuple[str | None, float]:
+    """Guess en or fi from function words, letters and endings. Returns (language, confidence)."""
+    words = [t.lower for t in tokens(text)]
+    if len(words) < 4:
+        return None, 0.0
+    score = {"en": 0.0, "fi": 0.0}
+    for w in words:
+        for lang, vocab in FUNCTION_WORDS.items():
+            if w in vocab:
+                score[lang] += 1
+        if "ä" in w or "ö" in w:
+            score["fi"] += 1
+        elif len(w) > 5 and w.endswith(FI_ENDINGS):
+            score["fi"] += 0.5
+    total = score["en"] + score["fi"]
+    if total == 0:
+        return None, 0.0
+    lang = max(score, key=score.get)
+    return lang, score[lang] / total
+
+
+def normalise(word: str, language: str) -> str:
+    """A comparable form of a word: lower case, with the commonest inflection stripped."""
+    return _normalise(word.lower(), language)
+
+
+@lru_cache(maxsize=65536)
+def _normalise(w: str, language: str) -> str:
+    if language == "en":
+        for suffix, repl in (("ies", "y"), ("'s", ""), ("’s", ""), ("sses", "ss"), ("es", "e"), ("s", "")):
+            if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not w.endswith(("ss", "us", "is")):
+                return w[: -len(suffix)] + repl
+        return w
+    return w
+
+
+def _word_matches(token: str, term_word: str, language: str) -> bool:
+    if token == term_word:
+        return True
+    if language == "fi":
+        # Finnish inflects by suffix: a form starts with the word's stem (final vowel dropped).
+        stem = term_word[:-1] if len(term_word) > 4 and term_word[-1] in "aeiouyäö" else term_word
+        return len(stem) >= 4 and token.startswith(stem)
+    return normalise(token, language) == normalise(term_word, language)
+
+
+def find_term(text: str, term: str, language: str) -> list[tuple[int, int]]:
+    """Character spans where ``term`` (one or more words) occurs, in any inflected form."""
+    words = [t.lower for t in tokens(term)]
+    toks = tokens(text)
+    if not words:
+        return []
+    spans = []
+    for i in range(len(toks) - len(words) + 1):
+        if all(_word_matches(toks[i + j].lower, w, language) for j, w in enumerate(words)):
+            spans.append((toks[i].start, toks[i + len(words) - 1].end))
+    return spans
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n{2,}", text) if s.strip()]

@@ -1,0 +1,169 @@
+"""Stage 7, write: outputs/<run-id>/ with a file per draft, manifest.json and run_results.json.
+
+The manifest says what was planned (inputs' hashes, model and parameters, prompt and template
+hashes, jobs); run_results says what happened per job. Both carry a schema version and are
+written atomically; run_results is rewritten after every job, so an interrupted run still
+leaves a complete, readable file with the unfinished jobs marked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__, templating
+from .models import JobResult, Plan, Workspace
+
+SCHEMA_VERSION = 1
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable by time, unique without coordination: 20261123T143100Z-3fa9c1."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def atomic_write(path: Path, data: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def template_hashes(ws: Workspace, plan: Plan) -> dict[str, dict[str, str]]:
+    prompts, layouts = templating.prompt_env(ws.root), templating.layout_env(ws.root)
+    used_prompts = sorted({f"{j.language}/{p}" for j in plan.jobs for p in templating.PROMPTS})
+    used_layouts = sorted({ws.channel(j.channel).template for j in plan.jobs})
+    return {
+        "prompts": {n: _sha(templating.source_of(prompts, n)[0]) for n in used_prompts},
+        "templates": {n: _sha(templating.source_of(layouts, n)[0]) for n in used_layouts},
+    }
+
+
+def manifest(ws: Workspace, plan: Plan, run_id: str, model: dict[str, Any], arguments: dict[str, Any]) -> dict:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "ladder_version": __version__,
+        "run_id": run_id,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "campaign": ws.config.campaign,
+        "arguments": arguments,
+        "model": model,
+        "revise_rounds": ws.config.revise_rounds,
+        "inputs": ws.input_hashes,
+        **template_hashes(ws, plan),
+        "ladder": _sha(ws.ladder.model_dump_json()),
+        "jobs": [j.model_dump() for j in plan.jobs],
+        "skipped": [s.model_dump() for s in plan.skipped],
+    }
+
+
+def summarise(results: list[JobResult], seconds: float) -> dict[str, Any]:
+    usage = [r.usage for r in results]
+    return {
+        "jobs": len(results),
+        "passed": sum(r.status == "passed" for r in results),
+        "failed": sum(r.status == "failed" for r in results),
+        "errors": sum(r.status == "error" for r in results),
+        "not_run": sum(r.status in ("pending", "interrupted") for r in results),
+        "revised": sum(len(r.attempts) > 1 for r in results),
+        "model_calls": sum(a.model_calls for r in results for a in r.attempts),
+        "prompt_tokens": sum(u.prompt_tokens for u in usage),
+        "completion_tokens": sum(u.completion_tokens for u in usage),
+        "seconds": round(seconds, 2),
+    }
+
+
+class RunWriter:
+    def __init__(self, out_dir: Path, run_id: str, manifest_data: dict, plan: Plan):
+        self.dir = out_dir
+        self.run_id = run_id
+        self.started_at = datetime.now(UTC)
+        self.results: dict[str, JobResult] = {j.id: JobResult(job=j, status="pending") for j in plan.jobs}
+        atomic_write(self.dir / "manifest.json", _dump(manifest_data))
+        self.write_results("running")
+
+    def job_done(self, result: JobResult, rendered: str | None, suffix: str) -> None:
+        job = result.job
+        base = self.dir / job.segment / job.channel
+        if rendered is not None:
+            result.output = f"{job.segment}/{job.channel}{suffix}"
+            atomic_write(base.with_suffix(suffix), rendered)
+        atomic_write(base.with_suffix(".json"), _dump(self._job_record(result)))
+        self.results[job.id] = result
+        self.write_results("running")
+
+    @staticmethod
+    def _job_record(r: JobResult) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "job": r.job.model_dump(),
+            "status": r.status,
+            "output": r.output,
+            "chosen_attempt": r.chosen,
+            "attempts": [a.model_dump() for a in r.attempts],
+        }
+
+    def write_results(self, status: str) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        results = list(self.results.values())
+        data = {
+            "schema_version": SCHEMA_VERSION,
+            "ladder_version": __version__,
+            "run_id": self.run_id,
+            "status": status,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "updated_at": now.isoformat(timespec="seconds"),
+            "summary": summarise(results, (now - self.started_at).total_seconds()),
+            "results": [
+                {
+                    "job_id": r.job.id,
+                    "segment": r.job.segment,
+                    "channel": r.job.channel,
+                    "language": r.job.language,
+                    "step": r.job.step,
+                    "kind": r.job.kind,
+                    "status": r.status,
+                    "output": r.output,
+                    "chosen_attempt": r.chosen,
+                    "attempts": len(r.attempts),
+                    "score": r.best.check.score if r.best and r.best.check else None,
+                    "findings": [f.model_dump(exclude_none=True) for f in (r.best.check.findings if r.best and r.best.check else [])],
+                    "errors": [a.error for a in r.attempts if a.error],
+                    "usage": {"prompt_tokens": r.usage.prompt_tokens, "completion_tokens": r.usage.completion_tokens},
+                    "model_calls": sum(a.model_calls for a in r.attempts),
+                    "seconds": round(r.seconds, 3),
+                }
+                for r in results
+            ],
+        }
+        atomic_write(self.dir / "run_results.json", _dump(data))
+        return data
+
+    def finish(self, interrupted: bool = False) -> dict[str, Any]:
+        if interrupted:
+            for job_id, r in self.results.items():
+                if r.status == "pending":
+                    self.results[job_id] = r.model_copy(update={"status": "interrupted"})
+        return self.write_results("interrupted" if interrupted else "complete")
