@@ -7,7 +7,6 @@ whose JSON schema goes to the endpoint where it supports one.
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -17,21 +16,23 @@ from .llm import Chat, InvalidReply
 from .models import Attempt, Channel, Finding, Job, Workspace
 
 
-@lru_cache(maxsize=256)
 def parts_model(channel: Channel) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for p in channel.parts:
         limit = f" At most {p.max_chars} characters." if p.max_chars else ""
         limit += f" At most {p.max_words} words." if p.max_words else ""
-        fields[p.name] = (str, Field(description=(p.description + limit).strip()))
+        # maxLength lets endpoints that constrain decoding (llama.cpp) keep to the limit;
+        # the check enforces it for every endpoint.
+        fields[p.name] = (str, Field(description=(p.description + limit).strip(),
+                                          json_schema_extra={"maxLength": p.max_chars} if p.max_chars else None))
     return create_model(f"{channel.id.title().replace('_', '').replace('-', '')}Parts",
                         __config__=ConfigDict(extra="ignore"), **fields)
 
 
 def max_tokens(channel: Channel) -> int:
-    """A reply budget from the channel's limits: about 2.5 characters a token, plus JSON."""
+    """A reply budget from the channel's limits: at worst about 2 characters a token, plus JSON."""
     chars = sum(p.max_chars or (p.max_words or 60) * 8 for p in channel.parts)
-    return max(128, min(2048, int(chars / 2.5) + 24 * len(channel.parts)))
+    return max(128, min(4096, chars // 2 + 16 * len(channel.parts) + 16))
 
 
 def prompt_context(

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from . import templating
 from .models import (
+    ID_PATTERN,
+    LANGUAGE_PATTERN,
     CampaignConfig,
     Channel,
     ChannelsFile,
@@ -101,7 +103,11 @@ def parse_yaml(text: str) -> tuple[Any, dict[Loc, int]]:
         return build(node, ()), lines
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        message = " ".join(filter(None, [e.context, e.problem]))
+        message = e.problem or ""
+        if e.context:
+            started = e.context_mark.line + 1 if e.context_mark else None
+            context = f"{e.context} started at line {started}" if started and mark and started != mark.line + 1 else e.context
+            message = f"{context}: {message}"
         raise YamlError(mark.line + 1 if mark else None, f"YAML syntax error: {message}") from None
     except yaml.YAMLError as e:  # pragma: no cover - unmarked errors are rare
         raise YamlError(None, f"YAML syntax error: {e}") from None
@@ -129,8 +135,24 @@ def validation_problems(
             msg = "unknown key" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
         elif err["type"] == "missing":
             msg = "field required"
+        elif err["type"] == "string_pattern_mismatch":
+            msg = PATTERN_MESSAGES.get(err["ctx"]["pattern"], msg).format(err["input"])
+        elif err["type"].startswith(("less_than", "greater_than")) and _is_step(loc):
+            msg = f"unknown ladder step {err['input']!r} (the steps are {STEP_NAMES})"
         problems.append(Problem(file, line_for(lines, loc), format_path(loc), msg[:1].lower() + msg[1:]))
     return problems
+
+
+PATTERN_MESSAGES = {
+    ID_PATTERN: "'{}' is not a valid id: use lower-case letters, digits, '-' and '_'",
+    LANGUAGE_PATTERN: "'{}' is not a language code: use two lower-case letters, e.g. en or fi",
+}
+STEP_NAMES = "1 awareness, 2 understanding, 3 relevance, 4 differentiation, 5 delivery"
+
+
+def _is_step(loc: Loc) -> bool:
+    named = [p for p in loc if isinstance(p, str)]
+    return bool(named) and named[-1] in ("current_step", "target_step", "step", "steps")
 
 
 def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
@@ -435,16 +457,15 @@ def _check_templates(ld, config, core, segments, channels, ladder) -> None:
     prompts = templating.prompt_env(root)
     layouts = templating.layout_env(root)
     for lang in sorted({s.language for s in segments}):
+        missing = [n for n in templating.PROMPTS if not templating.exists(prompts, f"{lang}/{n}")]
+        if missing:
+            first = next(s for s in segments if s.language == lang)
+            file, line = ld.where(first, "language")
+            ld.problem(file, line, "language",
+                       f"no prompt for language '{lang}': add {', '.join(missing)} to prompts/{lang}/")
         for name in templating.PROMPTS:
-            rel = f"{lang}/{name}"
-            if not templating.exists(prompts, rel):
-                users = [s for s in segments if s.language == lang]
-                file, line = ld.where(users[0], "language")
-                ld.problem(file, line, "language",
-                           f"no prompt for language '{lang}': add prompts/{rel}")
-                continue
-            for p in templating.undeclared(prompts, rel, templating.PROMPT_CONTEXT):
-                ld.problems.append(p)
+            if name not in missing:
+                ld.problems.extend(templating.undeclared(prompts, f"{lang}/{name}", templating.PROMPT_CONTEXT))
     for i, ch in enumerate(channels):
         if not templating.exists(layouts, ch.template):
             ld.problem(CHANNELS_FILE, ld.where(ch, "template")[1], f"channels[{i}].template",

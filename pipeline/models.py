@@ -10,11 +10,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-Language = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1 code; en and fi ship with prompts.")]
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+LANGUAGE_PATTERN = r"^[a-z]{2}$"
+Language = Annotated[str, Field(pattern=LANGUAGE_PATTERN, description="ISO 639-1 code; en and fi ship with prompts.")]
 Role = Literal["customer", "prospect", "outside_target"]
 ValueType = Literal["economic", "productive", "symbolic", "emotional"]
 Step = Annotated[int, Field(ge=1, le=5)]
-Id = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 

@@ -24,13 +24,16 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int) -> JobResult:
     attempts = []
     try:
         attempt = draft(ws, job, chat)
-        while True:
+        for _ in range(rounds + 1):
             if attempt.error is None:
                 attempt = attempt.model_copy(update={"check": check(ws, job, attempt.parts)})
             attempts.append(attempt)
-            if attempt.check is None or attempt.check.passed or len(attempts) > rounds:
+            best = JobResult(job=job, status="pending", attempts=attempts).best
+            if (best is not None and best.check.passed) or len(attempts) > rounds:
                 break
-            attempt = revise(ws, job, chat, attempt)
+            # revise the best version so far; a reply that failed validation gets its round too
+            attempt = revise(ws, job, chat, best) if best else draft(ws, job, chat)
+            attempt = attempt.model_copy(update={"n": len(attempts) + 1})
     except (openai.APIConnectionError, openai.AuthenticationError, openai.PermissionDeniedError,
             openai.NotFoundError) as e:
         raise ModelUnavailable(f"{type(e).__name__}: {e}") from e
@@ -82,12 +85,12 @@ def preflight(ws: Workspace, plan: Plan) -> list:
             try:
                 call()
             except TemplateError as e:
-                file, line = _template_frame(e)
+                file, line = _template_frame(templating.prompt_env(ws.root), e)
                 problems.add(Problem(file or name, line, f"job {job.id}", f"template error: {e.message or e}"))
     return sorted(problems)
 
 
-def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
+def _template_frame(env, exc: BaseException) -> tuple[str | None, int | None]:
     """Jinja rewrites tracebacks so template frames carry the template's file and line."""
     from . import templating
 
@@ -96,6 +99,6 @@ def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
         if filename.endswith(".j2"):
-            found = (templating.display_path(filename), tb.tb_lineno)
+            found = (templating.display_path(env, filename), tb.tb_lineno)
         tb = tb.tb_next
     return found

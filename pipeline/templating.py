@@ -7,7 +7,6 @@ template uses and the inputs do not provide, with its line.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,7 @@ def _env(root: Path, folder: str) -> SandboxedEnvironment:
     from .load import example_dir
 
     dirs = [root / folder, example_dir() / folder]
-    return SandboxedEnvironment(
+    env = SandboxedEnvironment(
         loader=FileSystemLoader([str(d) for d in dirs if d.is_dir()]),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
@@ -64,6 +63,8 @@ def _env(root: Path, folder: str) -> SandboxedEnvironment:
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.ladder_roots = (root, example_dir())  # for showing paths to users
+    return env
 
 
 def prompt_env(root: Path) -> SandboxedEnvironment:
@@ -85,14 +86,21 @@ def exists(env: SandboxedEnvironment, name: str) -> bool:
 def source_of(env: SandboxedEnvironment, name: str) -> tuple[str, str]:
     """(text, path shown to users) of a template."""
     text, filename, _ = env.loader.get_source(env, name)
-    return text, display_path(filename)
+    return text, display_path(env, filename)
 
 
-def display_path(filename: str | None) -> str:
+def display_path(env: SandboxedEnvironment, filename: str | None) -> str:
+    """A template's path as users should see it: relative to the workspace, or marked as
+    one of ladder's defaults."""
     if not filename:
         return "?"
-    rel = os.path.relpath(filename)
-    return filename if rel.startswith("..") else rel
+    workspace, defaults = (Path(r).resolve() for r in env.ladder_roots)
+    path = Path(filename).resolve()
+    if path.is_relative_to(workspace):
+        return path.relative_to(workspace).as_posix()
+    if path.is_relative_to(defaults):
+        return f"(default) {path.relative_to(defaults).as_posix()}"
+    return str(path)
 
 
 def undeclared(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> list:
@@ -110,15 +118,17 @@ def undeclared(env: SandboxedEnvironment, name: str, context: dict[str, Any]) ->
         line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == var), None)
         problems.append(Problem(shown, line, var, f"the inputs provide no variable '{var}'"
                                 f" (available: {', '.join(sorted(context))})"))
+    seen = set(missing)
     for node in ast.find_all(nodes.Getattr):
         chain = _chain(node)
         if chain is None or chain[0] not in context:
             continue
         bad = _first_unknown(context[chain[0]], chain[1:])
-        if bad is not None:
-            path = ".".join(chain[: bad + 2])
+        path = ".".join(chain[: bad + 2]) if bad is not None else None
+        if path and path not in seen:
+            seen.add(path)
             problems.append(Problem(shown, node.lineno, path, f"the inputs provide no '{path}'"))
-    return sorted(set(problems))
+    return sorted(problems)
 
 
 def _chain(node: nodes.Getattr) -> list[str] | None:

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+SECRET = "sk-test-5ecret-never-written-anywhere"
+
+
+@pytest.fixture(autouse=True)
+def hermetic(monkeypatch, tmp_path):
+    """No key, endpoint or model from the developer's environment leaks into a test."""
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LADDER_API_KEY", "LADDER_BASE_URL", "LADDER_MODEL",
+                "LADDER_GGUF", "LADDER_SEED", "LADDER_TEMPERATURE", "LADDER_TIMEOUT", "LADDER_MAX_RETRIES",
+                "LADDER_BACKOFF", "LADDER_REASKS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LADDER_BACKOFF", "0.01")  # retries in tests wait milliseconds
+    monkeypatch.chdir(tmp_path)
+
+
+def make_workspace(dest: Path, base: str | Path = "base", files: dict[str, str] | None = None) -> Path:
+    """A project in a fixture: copy a base workspace, then write ``files`` over it."""
+    src = REPO if base == "example" else FIXTURES / base
+    for name in ("ladder.yaml", "channels.yaml"):
+        shutil.copy(src / name, dest / name)
+    for folder in ("segments", "prompts", "templates"):
+        if (src / folder).is_dir():
+            shutil.copytree(src / folder, dest / folder, dirs_exist_ok=True)
+    for rel, text in (files or {}).items():
+        path = dest / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return dest
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    return make_workspace(tmp_path)
+
+
+@pytest.fixture
+def cli():
+    def invoke(*args: str, **kw):
+        return CliRunner().invoke(main, list(args), catch_exceptions=False, **kw)
+
+    return invoke
