@@ -1,0 +1,67 @@
+"""Loading: YAML with line numbers, segments from spreadsheets, ladder overrides."""
+
+import pandas as pd
+import pytest
+
+from conftest import make_workspace
+from pipeline.load import YamlError, load_workspace, parse_yaml
+
+SHEET = [
+    {"id": "shops", "name": "Shop owners", "language": "en", "role": "prospect", "current_step": "2",
+     "needs": "fewer stock-outs; faster reorders", "vocabulary.use": "shop; till; stock",
+     "vocabulary.avoid": "cheap=cost-efficient; hack=tip", "vocabulary.concepts": "fast_close=quick books",
+     "tone.formality": "casual", "tone.address": "you", "channels": "email"},
+    {"id": "kaupat", "name": "Kauppiaat", "language": "fi", "role": "customer", "current_step": "4",
+     "target_step": "5", "needs": "", "vocabulary.use": "kauppias; kassa", "vocabulary.avoid": "",
+     "vocabulary.concepts": "fast_close=kirjat kunnossa", "tone.formality": "casual", "tone.address": "sinä",
+     "channels": ""},
+]
+
+
+def test_yaml_lines_follow_keys_and_items():
+    data, lines = parse_yaml("a: 1\nb:\n  - x\n  - y: 2\n    z: 3\n")
+    assert data == {"a": 1, "b": ["x", {"y": 2, "z": 3}]}
+    assert lines[("a",)] == 1 and lines[("b", 1, "z")] == 5 and lines[("b", 0)] == 3
+
+
+def test_duplicate_yaml_keys_are_errors():
+    with pytest.raises(YamlError) as e:
+        parse_yaml("a: 1\nb: 2\na: 3\n")
+    assert (e.value.line, e.value.message) == (3, "duplicate key 'a'")
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_segments_from_a_spreadsheet(tmp_path, suffix):
+    ws_dir = make_workspace(tmp_path)
+    frame = pd.DataFrame(SHEET)
+    path = ws_dir / "segments" / f"more.{suffix}"
+    frame.to_csv(path, index=False) if suffix == "csv" else frame.to_excel(path, index=False)
+    ws, problems = load_workspace(ws_dir)
+    assert [p for p in problems if p.level == "error"] == []
+    shops = ws.segment("shops")
+    assert shops.needs == ["fewer stock-outs", "faster reorders"]
+    assert [(a.term, a.replacement) for a in shops.vocabulary.avoid] == [("cheap", "cost-efficient"), ("hack", "tip")]
+    assert shops.vocabulary.concepts == {"fast_close": "quick books"} and shops.channels == ["email"]
+    kaupat = ws.segment("kaupat")
+    assert (kaupat.step, kaupat.channels, kaupat.vocabulary.use) == (5, None, ["kauppias", "kassa"])
+    assert f"segments/more.{suffix}" in ws.input_hashes
+
+
+def test_sheet_errors_name_the_row_line_and_column(tmp_path):
+    ws_dir = make_workspace(tmp_path)
+    bad = [dict(SHEET[0]), dict(SHEET[1], **{"tone.address": "you"})]
+    pd.DataFrame(bad).to_csv(ws_dir / "segments" / "more.csv", index=False)
+    ws, problems = load_workspace(ws_dir)
+    assert ws is None
+    assert [str(p) for p in problems if p.level == "error"] == [
+        "segments/more.csv:3 tone: address 'you' does not fit language 'fi' (use one of: sinä, te)"
+    ]
+
+
+def test_a_workspace_may_reword_a_ladder_step(tmp_path):
+    ws_dir = make_workspace(tmp_path, files={"ladder.yaml": (
+        "campaign: testcamp\nladder:\n  - step: 3\n    job: {en: Tie it to the spring price rise.}\n")})
+    ws, _ = load_workspace(ws_dir)
+    assert ws.ladder[3].job["en"] == "Tie it to the spring price rise."
+    assert ws.ladder[3].job["fi"].startswith("Sido hyöty")  # other wording kept
+    assert ws.ladder[3].name["en"] == "relevance"

@@ -1,0 +1,40 @@
+"""The README's CLI reference is generated from the click commands and must not drift.
+
+Regenerate with: LADDER_UPDATE_README=1 python -m pytest tests/test_readme.py
+"""
+
+import os
+import re
+
+from click.testing import CliRunner
+
+from conftest import REPO
+from pipeline.cli import main
+
+START = "<!-- cli-reference: generated from the click commands; tests/test_readme.py keeps it in step -->"
+END = "<!-- /cli-reference -->"
+
+
+def reference() -> str:
+    out = []
+    for name in [None, *sorted(main.commands)]:
+        args = [name, "--help"] if name else ["--help"]
+        text = CliRunner().invoke(main, args, prog_name="ladder", terminal_width=100).output
+        out.append(f"### ladder {name or ''}".rstrip() + f"\n\n```\n{text.rstrip()}\n```\n")
+    return "\n".join(out)
+
+
+def test_readme_cli_reference_is_current():
+    readme = REPO / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    block = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    fresh = f"{START}\n{reference()}{END}"
+    if os.environ.get("LADDER_UPDATE_README"):
+        readme.write_text(block.sub(lambda m: fresh, text), encoding="utf-8")
+    assert block.search(text).group(0) == fresh, "run: LADDER_UPDATE_README=1 python -m pytest tests/test_readme.py"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    command = next(line for line in ci.splitlines() if "pytest" in line and not line.startswith("#"))
+    assert f"```bash\n{command}\n```" in (REPO / "README.md").read_text(encoding="utf-8")
