@@ -331,6 +331,19 @@ class Chat:
         raise InvalidReply(f"no valid reply after {calls} calls: {error}", usage, calls, content)
 
 
+def clean_text(value: Any) -> Any:
+    """Valid Unicode only: pair up surrogates that belong together, replace lone ones with U+FFFD.
+    Small models emit broken UTF-8 and JSON escapes of half a character; nothing downstream
+    (files, SQLite, HTML) should have to cope with that."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {clean_text(k): clean_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_text(v) for v in value]
+    return value
+
+
 def parse_reply(reply: Reply, output: type[T]) -> T:
     """The reply as ``output``; ValueError with a message a model can act on otherwise."""
     if reply.finish_reason == "length":
@@ -347,7 +360,7 @@ def parse_reply(reply: Reply, output: type[T]) -> T:
     if start < 0 or end < start:
         raise ValueError("the reply held no JSON object")
     try:
-        data = json.loads(text[start : end + 1])
+        data = clean_text(json.loads(text[start : end + 1]))
     except json.JSONDecodeError as e:
         raise ValueError(f"the JSON was malformed: {e.msg} at character {e.pos}") from None
     try:

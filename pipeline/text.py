@@ -1,14 +1,15 @@
 """Text helpers shared by the checks: tokens, language identification, term matching.
 
-Term matching works on word forms normalised per language, so "features" matches "feature"
-and "asiakkaamme" matches "asiakas" where the normaliser knows the language.
+Term matching works on base forms (``lemma``), so "features" matches "feature" and
+"asiakkaillemme" matches "asiakas".
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+
+from . import lemma
 
 WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
 
@@ -64,35 +65,25 @@ def detect_language(text: str) -> tuple[str | None, float]:
     return lang, score[lang] / total
 
 
-def normalise(word: str, language: str) -> str:
-    """A comparable form of a word: lower case, with the commonest inflection stripped."""
-    return _normalise(word.lower(), language)
-
-
-@lru_cache(maxsize=65536)
-def _normalise(w: str, language: str) -> str:
-    if language == "en":
-        for suffix, repl in (("ies", "y"), ("'s", ""), ("’s", ""), ("sses", "ss"), ("es", "e"), ("s", "")):
-            if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not w.endswith(("ss", "us", "is")):
-                return w[: -len(suffix)] + repl
-        return w
-    return w
-
-
 def _word_matches(token: str, term_word: str, language: str) -> bool:
     if token == term_word:
         return True
-    if language == "fi":
-        # Finnish inflects by suffix: a form starts with the word's stem (final vowel dropped).
+    if lemma.lemmas(token, language, heads=True) & lemma.lemmas(term_word, language):
+        return True
+    if language == "fi" and lemma.backend("fi") != "voikko":
+        # without Voikko: a Finnish form starts with its word's stem (final vowel dropped)
         stem = term_word[:-1] if len(term_word) > 4 and term_word[-1] in "aeiouyäö" else term_word
         return len(stem) >= 4 and token.startswith(stem)
-    return normalise(token, language) == normalise(term_word, language)
+    return False
 
 
 def find_term(text: str, term: str, language: str) -> list[tuple[int, int]]:
     """Character spans where ``term`` (one or more words) occurs, in any inflected form."""
+    return find_term_in(tokens(text), term, language)
+
+
+def find_term_in(toks: list[Token], term: str, language: str) -> list[tuple[int, int]]:
     words = [t.lower for t in tokens(term)]
-    toks = tokens(text)
     if not words:
         return []
     spans = []

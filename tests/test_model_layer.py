@@ -150,3 +150,10 @@ def test_config_precedence_flags_then_env_then_file():
 def test_public_config_scrubs_credentials_from_the_url():
     cfg = config(base_url="https://user:sk-secret@example.test/v1?api-key=sk-secret")
     assert "sk-secret" not in str(cfg.public())
+
+
+def test_lone_surrogates_in_a_reply_become_replacement_characters(server):
+    server.script.append({"content": '{"subject": "L\\udcbe\\ud83d\\ude00", "body": "ok \\ud800"}'})
+    parts, _, _ = ask(server)
+    assert parts.subject == "L\ufffd\U0001F600" and parts.body == "ok \ufffd"
+    parts.subject.encode("utf-8")  # writable

@@ -1,0 +1,158 @@
+"""Base forms of words, so inflected forms count: `asiakkaillemme` → `asiakas`, `companies` → `company`.
+
+Finnish uses Voikko (Debian's libvoikko1 + voikko-fi; the `libvoikko` Python binding loads it)
+when the system has it: a full morphological analyser, 40/40 on inflected marketing words in our
+measurements, ~30k words/s, ~5 MB. Without it a suffix-stripping fallback runs, and
+``backend("fi")`` says so, so the CLI and reports can tell the user.
+English uses a small rule-based lemmatiser (plurals, -ing, -ed, possessives, irregular forms).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_voikko = None
+_voikko_error: str | None = None
+
+
+def _get_voikko():
+    global _voikko, _voikko_error
+    if _voikko is None and _voikko_error is None:
+        try:
+            import libvoikko
+
+            _voikko = libvoikko.Voikko("fi")
+        except Exception as e:  # missing binding, missing libvoikko.so or missing dictionary
+            _voikko_error = f"{type(e).__name__}: {e}"
+    return _voikko
+
+
+def backend(language: str) -> str:
+    if language == "fi":
+        return "voikko" if _get_voikko() is not None else "suffix-fallback"
+    return "rules" if language == "en" else "none"
+
+
+def fallback_reason() -> str | None:
+    _get_voikko()
+    return _voikko_error
+
+
+def lemmas(word: str, language: str, heads: bool = False) -> frozenset[str]:
+    """Every plausible base form of ``word`` (lower case); the word itself when none is known.
+    With ``heads``, a Finnish compound also yields its head ("kaukolämmöstä" → kaukolämpö, lämpö):
+    right for the words of a text, wrong for a term (an avoided compound must not match its head)."""
+    return _lemmas(word.lower(), language, heads)
+
+
+@lru_cache(maxsize=200_000)
+def _lemmas(w: str, language: str, heads: bool) -> frozenset[str]:
+    if language == "fi":
+        v = _get_voikko()
+        if v is not None:
+            return _voikko_lemmas(v, w, heads)
+        return frozenset({w, _fi_stem(w)})
+    if language == "en":
+        return frozenset(_en_lemmas(w))
+    return frozenset({w})
+
+
+_WORDBASE = re.compile(r"\+([^+(]+)(?:\(([^)]*)\))?")
+
+
+def _voikko_lemmas(v, w: str, heads: bool) -> frozenset[str]:
+    out = set()
+    for analysis in v.analyze(w):
+        base = (analysis.get("BASEFORM") or "").lower()
+        if not base:
+            continue
+        out.add(base)
+        if heads:
+            # WORDBASES: "+kauko+lämpö(lämpö)"; "(+u)" marks a derivational suffix, not a member
+            members = [m for m, b in _WORDBASE.findall(analysis.get("WORDBASES", "")) if not b.startswith("+")]
+            if len(members) > 1 and (at := base.rfind(members[-1].lower())) > 0:
+                out.add(base[at:])
+    if not out:
+        out.add(w)
+    return frozenset(out)
+
+
+# --- Finnish fallback: strip the commonest case, number and possessive endings ------------
+
+_FI_SUFFIXES = sorted(
+    """
+    ssamme ssanne ssaan ssään staan stään llamme llanne llaan llään ltaan ltään lleen kseen
+    ssa ssä sta stä lla llä lta ltä lle ksi na nä ta tä tta ttä a ä n t
+    mme nne nsa nsä si ni
+    ille ilta iltä illa illä issa issä ista istä iin ien ina inä iksi ita itä ja jä
+    kin kaan kään han hän
+    """.split(),
+    key=len,
+    reverse=True,
+)
+
+
+def _fi_stem(w: str) -> str:
+    """Crude: peel clitics, possessives and case endings, then a final vowel. Marks a stem,
+    not a lemma, and misses consonant gradation (asiakkaat vs asiakas)."""
+    for _ in range(3):
+        for suffix in _FI_SUFFIXES:
+            if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+                w = w[: -len(suffix)]
+                break
+        else:
+            break
+    return w[:-1] if len(w) > 4 and w[-1] in "aeiouyäö" else w
+
+
+# --- English -----------------------------------------------------------------------------
+
+_EN_IRREGULAR = {
+    "children": "child", "people": "person", "men": "man", "women": "woman", "feet": "foot",
+    "better": "good", "best": "good", "worse": "bad", "worst": "bad", "was": "be", "were": "be",
+    "is": "be", "are": "be", "been": "be", "has": "have", "had": "have", "did": "do", "does": "do",
+    "made": "make", "paid": "pay", "bought": "buy", "sold": "sell", "saved": "save", "built": "build",
+    "kept": "keep", "got": "get", "gave": "give", "told": "tell", "ran": "run", "running": "run",
+    "data": "data", "analyses": "analysis", "criteria": "criterion", "lives": "life", "leaves": "leave",
+}
+_EN_KEEP = ("ss", "us", "is", "ous", "ness", "sis")
+
+
+def _en_lemmas(w: str) -> set[str]:
+    """Candidate base forms; matching needs only one to meet, so over-generating is cheap."""
+    w = w.replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    elif w.endswith("s'"):
+        w = w[:-1]
+    out = {w}
+    if w in _EN_IRREGULAR:
+        return out | {_EN_IRREGULAR[w]}
+    if len(w) <= 3 or w.endswith(_EN_KEEP):
+        return out
+    if w.endswith("ies") and len(w) > 4:
+        out.add(w[:-3] + "y")
+    elif w.endswith("es"):
+        out |= {w[:-1], w[:-2]}
+    elif w.endswith("s"):
+        out.add(w[:-1])
+    elif w.endswith("ied"):
+        out.add(w[:-3] + "y")
+    elif w.endswith("ing") and len(w) > 5:
+        out |= _stem_forms(w[:-3])
+    elif w.endswith("ed") and len(w) > 4:
+        out |= _stem_forms(w[:-2]) | {w[:-1]}
+    elif w.endswith("er") and len(w) > 5:
+        out |= _stem_forms(w[:-2]) | {w[:-1]}  # comparatives: cheaper → cheap, safer → safe
+    elif w.endswith("est") and len(w) > 6:
+        out |= _stem_forms(w[:-3]) | {w[:-2]}
+    return out
+
+
+def _stem_forms(stem: str) -> set[str]:
+    """'plann' → plan, 'sav' → save, 'cost' → cost."""
+    out = {stem, stem + "e"}
+    if len(stem) > 2 and stem[-1] == stem[-2]:
+        out.add(stem[:-1])
+    return out
