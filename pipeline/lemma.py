@@ -156,3 +156,35 @@ def _stem_forms(stem: str) -> set[str]:
     if len(stem) > 2 and stem[-1] == stem[-2]:
         out.add(stem[:-1])
     return out
+
+
+def features(word: str, language: str) -> frozenset[str]:
+    """Grammatical tags the ladder classifier reads (Finnish, with Voikko only):
+    ``you-verb`` (2nd person indicative), ``you-imperative``, ``question`` (the -ko/-kö clitic),
+    ``our`` (1st person plural possessive, as in *asiakkaamme*), ``your`` (*kotisi*)."""
+    if language != "fi":
+        return frozenset()
+    return _features(word.lower())
+
+
+@lru_cache(maxsize=200_000)
+def _features(w: str) -> frozenset[str]:
+    v = _get_voikko()
+    if v is None:
+        tags = set()
+        if w.endswith(("ko", "kö")) and len(w) > 4:
+            tags.add("question")
+        if w.endswith("mme") and len(w) > 5:
+            tags.add("our")
+        return frozenset(tags)
+    tags = set()
+    for a in v.analyze(w):
+        if a.get("KYSYMYSLIITE") == "true":
+            tags.add("question")
+        if a.get("CLASS") == "teonsana" and a.get("PERSON") == "2" and a.get("NUMBER") == "singular":
+            tags.add("you-verb" if a.get("MOOD") == "indicative" else "you-imperative")
+        if a.get("POSSESSIVE") == "1p":
+            tags.add("our")
+        if a.get("POSSESSIVE") in ("2s", "2p"):
+            tags.add("your")
+    return frozenset(tags)
