@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import make_workspace
-from pipeline.check import check
+from pipeline.check import RULES, check, ladder_step
 from pipeline.load import load_workspace
 from pipeline.plan import plan
 from pipeline.text import detect_language, find_term
@@ -24,9 +24,12 @@ def rules(result):
     return sorted({f.rule for f in result.findings if f.level == "error"})
 
 
-EN_OK = {"headline": "Close the month by the 5th", "subheadline": "Your month-end close and cash flow, with an audit trail.",
+BASIC = [r for r in RULES if r is not ladder_step]  # the rules of the deterministic basics
+EN_OK = {"headline": "Close the month by the 5th",  # cfo: target step 3, relevance
+         "subheadline": "Is your month-end close late again? See cash flow and an audit trail by the 5th.",
          "call_to_action": "Book a call"}
-FI_OK = {"headline": "Kirjanpito valmiina", "subheadline": "Yrittäjä, kirjanpitosi on valmis ja tilitoimisto hoitaa sen.",
+FI_OK = {"headline": "Kirjanpito valmiina",  # yrittajat: target step 5, delivery
+         "subheadline": "Kiitos, yrittäjä: kirjanpitosi on valmis ja tilitoimisto piti lupauksensa.",
          "call_to_action": "Varaa aika"}
 
 
@@ -39,19 +42,19 @@ def test_a_good_draft_passes(ws, segment, parts):
 
 @pytest.mark.parametrize("segment, parts", [("cfo", EN_OK), ("yrittajat", FI_OK)])
 def test_missing_required_part(ws, segment, parts):
-    result = check(ws, job(ws, segment, "landing_hero"), {**parts, "call_to_action": "  "})
+    result = check(ws, job(ws, segment, "landing_hero"), {**parts, "call_to_action": "  "}, BASIC)
     assert rules(result) == ["parts.required"] and not result.passed
     assert result.findings[0].part == "call_to_action"
 
 
 def test_optional_part_may_be_empty(ws):
     parts = {"subject": "Month-end close", "preheader": "", "body": EN_OK["subheadline"], "call_to_action": "Book"}
-    assert check(ws, job(ws, "cfo", "email"), parts).passed
+    assert check(ws, job(ws, "cfo", "email"), parts, BASIC).passed
 
 
 @pytest.mark.parametrize("segment, parts", [("cfo", EN_OK), ("yrittajat", FI_OK)])
 def test_character_limit(ws, segment, parts):
-    result = check(ws, job(ws, segment, "landing_hero"), {**parts, "headline": parts["headline"] * 5})
+    result = check(ws, job(ws, segment, "landing_hero"), {**parts, "headline": parts["headline"] * 5}, BASIC)
     (finding,) = result.findings
     assert finding.rule == "parts.limit" and "the limit is 60" in finding.message
 
@@ -59,7 +62,7 @@ def test_character_limit(ws, segment, parts):
 def test_word_limit(ws):
     body = " ".join(["cash flow"] * 41)  # 82 words, limit 80
     parts = {"subject": "Month-end close", "body": body, "call_to_action": "Book"}
-    result = check(ws, job(ws, "cfo", "email"), parts)
+    result = check(ws, job(ws, "cfo", "email"), parts, BASIC)
     assert [f.message for f in result.findings] == ["'body' has 82 words; the limit is 80"]
 
 
@@ -82,14 +85,14 @@ def test_avoided_terms_are_found_with_their_replacement(ws, segment, text, spans
     ("yrittajat", "Me teemme sinun asiasi paremmin ja sinä pidät siitä kovasti."),
 ])
 def test_a_draft_without_any_own_term_fails(ws, segment, text):
-    result = check(ws, job(ws, segment, "landing_hero"), {"headline": "Hei", "subheadline": text, "call_to_action": "x"})
+    result = check(ws, job(ws, segment, "landing_hero"), {"headline": "Hei", "subheadline": text, "call_to_action": "x"}, BASIC)
     assert rules(result) == ["vocabulary.own"]
 
 
 def test_not_for_you_messages_need_no_own_terms(ws):
     parts = {"headline": "Not for you", "subheadline": "We serve small firms; you are better served by others.",
              "call_to_action": "Find out more"}
-    assert check(ws, job(ws, "outsiders", "landing_hero"), parts).passed
+    assert check(ws, job(ws, "outsiders", "landing_hero"), parts).passed  # and no ladder-step demand
 
 
 @pytest.mark.parametrize("segment, parts, wrong", [
@@ -97,7 +100,7 @@ def test_not_for_you_messages_need_no_own_terms(ws):
     ("yrittajat", EN_OK | {"subheadline": EN_OK["subheadline"] + " yrittäjä"}, "en"),
 ])
 def test_language_must_match_the_segment(ws, segment, parts, wrong):
-    result = check(ws, job(ws, segment, "landing_hero"), parts)
+    result = check(ws, job(ws, segment, "landing_hero"), parts, BASIC)
     assert "language" in rules(result)
     assert f"reads as '{wrong}'" in next(f.message for f in result.findings if f.rule == "language")
 
@@ -127,3 +130,22 @@ def test_score_falls_with_findings(ws):
     good = check(ws, job(ws, "cfo", "landing_hero"), EN_OK)
     bad = check(ws, job(ws, "cfo", "landing_hero"), {**EN_OK, "headline": "Cheap " * 20})
     assert bad.score < good.score and not bad.passed
+
+
+@pytest.mark.parametrize("segment, parts", [
+    ("cfo", {"headline": "Ledger", "subheadline": "Our bookkeeping service includes payroll and VAT.", "call_to_action": "Read"}),
+    ("yrittajat", {"headline": "Kirjanpito", "subheadline": "Tarjoamme kirjanpitoa yrittäjälle.", "call_to_action": "Lue"}),
+])
+def test_a_draft_that_does_not_do_its_target_steps_work_fails(ws, segment, parts):
+    result = check(ws, job(ws, segment, "landing_hero"), parts)
+    (finding,) = [f for f in result.findings if f.rule == "ladder.step"]
+    assert finding.level == "error" and "does not do the work of step" in finding.message
+    assert "reads as step 1 (awareness)" in finding.message and not result.passed
+
+
+def test_proof_aimed_at_a_prospect_is_a_finding(ws):
+    parts = {"headline": "Month-end close", "call_to_action": "Book",
+             "subheadline": "Is your close late? \"We close by the 5th now,\" says Ann Lee, CFO. Rated 4.9 out of 5."}
+    result = check(ws, job(ws, "cfo", "landing_hero"), parts)
+    assert {f.rule for f in result.findings} >= {"ladder.step", "role.prospect"}
+    assert next(f for f in result.findings if f.rule == "role.prospect").level == "warning"

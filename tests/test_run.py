@@ -11,8 +11,8 @@ from pathlib import Path
 from conftest import REPO, SECRET
 from openai_server import ScriptedOpenAI, fill
 
-EN = "Your month-end close and cash flow, with an audit trail you can show."
-FI = "Yrittäjä, kirjanpitosi on valmis ja tilitoimisto hoitaa sen puolestasi."
+EN = "Is your month-end close late again? See cash flow and an audit trail by the 5th."  # step 3 for cfo
+FI = "Kiitos, yrittäjä: kirjanpitosi on valmis ja tilitoimisto piti lupauksensa."  # step 5 for yrittajat
 
 
 def good(body: dict) -> dict:
