@@ -191,6 +191,76 @@ def _print_summary(results: dict, out_dir: Path) -> None:
     click.echo(f"outputs: {out_dir}")
 
 
+@main.command("check")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--step", type=click.IntRange(1, 5), help="The target step: gives a pass/fail verdict and findings.")
+@click.option("--segment", help="Check against this segment's vocabulary, tone and role (needs a workspace).")
+@click.option("--language", type=click.Choice(["en", "fi", "auto"]), default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input, one per line.")
+@WORKSPACE
+def check_cmd(files, step, segment, language, as_json, workspace: Path) -> None:
+    """Read any text's value-ladder step, with evidence; with --step, judge it (FILE... or - for stdin).
+
+    Exit 0 when every input passes, 1 when any fails, 2 on bad input."""
+    from .check import CheckContext, evaluate
+    from .text import detect_language
+
+    seg = None
+    if segment:
+        ws, problems = load_workspace(workspace)
+        if ws is None:
+            raise InvalidWorkspace(problems)
+        seg = next((s for s in ws.segments if s.id == segment), None)
+        if seg is None:
+            raise InvalidWorkspace([Problem("--segment", None, "", f"unknown segment '{segment}' (known: "
+                                            f"{', '.join(s.id for s in ws.segments)})")])
+    texts, problems = [], []
+    for name in files:
+        try:
+            body = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+            texts.append(("<stdin>" if name == "-" else name, body))
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append(Problem(name, None, "", f"cannot read: {getattr(e, 'strerror', None) or e}"))
+    if problems:
+        raise InvalidWorkspace(problems)
+    failed = False
+    for name, body in texts:
+        lang = language
+        if lang == "auto":
+            lang = seg.language if seg else (detect_language(body)[0] or "en")
+        ctx = CheckContext(language=lang, step=step, parts={"text": body}, segment=seg, core=None)
+        result = evaluate(ctx) if step else None
+        reading = ctx.reading
+        failed |= bool(result and not result.passed)
+        if as_json:
+            record = {"file": name, "language": lang, "primary_step": reading.primary_step,
+                      "step_scores": reading.step_scores, "evidence": reading.evidence}
+            if result is not None:
+                record |= {"step": step, "passed": result.passed, "score": result.score,
+                           "findings": [{"rule": f.rule, "level": f.level, "message": f.message, "span": f.span}
+                                        for f in result.findings]}
+            click.echo(json.dumps(record, ensure_ascii=False))
+            continue
+        for f in result.findings if result else []:
+            line, col = _position(body, f.span)
+            click.echo(f"{name}:{line}:{col} {f.rule} {f.message}")
+        from .classify import STEP_KEYS
+
+        verdict = f"{name}: reads as step {reading.primary_step} ({STEP_KEYS[reading.primary_step]})"
+        verdict += "".join(f" · {k} {v}" for k, v in reading.step_scores.items() if v)
+        if result is not None:
+            verdict += f" · target {step}: {'passed' if result.passed else 'failed'}, score {result.score}"
+        click.echo(verdict)
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _position(body: str, span: str | None) -> tuple[int, int]:
+    at = body.find(span) if span else -1
+    if at < 0:
+        return 1, 1
+    return body.count("\n", 0, at) + 1, at - (body.rfind("\n", 0, at) + 1) + 1
+
+
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Write into a folder that already has a ladder.yaml.")
