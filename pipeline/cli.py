@@ -141,6 +141,7 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     arguments = {k: v for k, v in {**flags, "segments": list(segments), "channels": list(channels),
                                    "revise_rounds": revise_rounds}.items() if v not in (None, [])}
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    _note_lemma_backend(ws)
 
     def go(base: str) -> dict:
         chat = Chat(config, base)
@@ -159,6 +160,14 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     _print_summary(results, out_dir)
     s = results["summary"]
     sys.exit(EXIT_OK if s["passed"] == s["jobs"] else EXIT_FAILED)
+
+
+def _note_lemma_backend(ws: Workspace) -> None:
+    from . import lemma
+
+    if any(s.language == "fi" for s in ws.segments) and lemma.backend("fi") != "voikko":
+        click.secho(f"note: Finnish terms are matched with a suffix fallback ({lemma.fallback_reason()}); "
+                    "for full Finnish lemmas install Voikko: apt-get install libvoikko1 voikko-fi", fg="yellow", err=True)
 
 
 def _raise_interrupt(signum, frame):

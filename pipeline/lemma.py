@@ -9,6 +9,7 @@ English uses a small rule-based lemmatiser (plurals, -ing, -ed, possessives, irr
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 
@@ -19,6 +20,9 @@ _voikko_error: str | None = None
 def _get_voikko():
     global _voikko, _voikko_error
     if _voikko is None and _voikko_error is None:
+        if os.environ.get("LADDER_VOIKKO") == "0":
+            _voikko_error = "turned off by LADDER_VOIKKO=0"
+            return None
         try:
             import libvoikko
 

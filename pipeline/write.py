@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__, templating
+from . import __version__, lemma, templating
 from .models import JobResult, Plan, Workspace
 
 SCHEMA_VERSION = 1
@@ -74,6 +74,7 @@ def manifest(ws: Workspace, plan: Plan, run_id: str, model: dict[str, Any], argu
         "inputs": ws.input_hashes,
         **template_hashes(ws, plan),
         "ladder": _sha(ws.ladder.model_dump_json()),
+        "lemmatizers": {lang: lemma.backend(lang) for lang in sorted({s.language for s in ws.segments})},
         "jobs": [j.model_dump() for j in plan.jobs],
         "skipped": [s.model_dump() for s in plan.skipped],
     }

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pipeline import lemma
 from pipeline.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,3 +51,20 @@ def cli():
         return CliRunner().invoke(main, list(args), catch_exceptions=False, **kw)
 
     return invoke
+
+
+needs_voikko = pytest.mark.skipif(lemma.backend("fi") != "voikko",
+                                  reason=f"Voikko not available: {lemma.fallback_reason()} (apt-get install libvoikko1 voikko-fi)")
+
+
+@pytest.fixture
+def no_voikko(monkeypatch):
+    """Run as on a machine without Voikko."""
+    monkeypatch.setenv("LADDER_VOIKKO", "0")
+    monkeypatch.setattr(lemma, "_voikko", None)
+    monkeypatch.setattr(lemma, "_voikko_error", None)
+    lemma._lemmas.cache_clear()
+    lemma._features.cache_clear()
+    yield
+    lemma._lemmas.cache_clear()
+    lemma._features.cache_clear()
