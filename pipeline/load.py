@@ -375,7 +375,7 @@ def load_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
         ladder = _apply_overrides(ladder, config)
     _cross_check(ld, core, segments, channels)
     if config and core and channels:
-        _check_templates(ld, config, core, segments, channels, ladder)
+        _check_templates(ld, segments, channels)
 
     errors = [p for p in ld.problems if p.level == "error"]
     problems = sorted(set(ld.problems), key=lambda p: (p.file, p.line or 0, p.path, p.message))
@@ -452,7 +452,7 @@ def _cross_check(ld: Loader, core: CoreStatement | None, segments: list[Segment]
                                f"no '{seg.language}' text, needed by segment '{seg.id}'", level="warning")
 
 
-def _check_templates(ld, config, core, segments, channels, ladder) -> None:
+def _check_templates(ld: Loader, segments: list[Segment], channels: list[Channel]) -> None:
     root = ld.root
     prompts = templating.prompt_env(root)
     layouts = templating.layout_env(root)

@@ -7,6 +7,7 @@ template uses and the inputs do not provide, with its line.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,10 @@ def layout_context_types(channel: Channel) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=32)
 def _env(root: Path, folder: str) -> SandboxedEnvironment:
+    """One environment per workspace folder, so templates compile once (jinja reloads a
+    template whose file changed)."""
     from .load import example_dir
 
     dirs = [root / folder, example_dir() / folder]
