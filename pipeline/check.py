@@ -41,6 +41,11 @@ class CheckContext:
         return "\n\n".join(self.parts[n] for n in names if self.parts.get(n))
 
     @cached_property
+    def part_tokens(self) -> dict[str, tuple[str, list[text.Token]]]:
+        """Each part with its tokens, tokenised once for every term rule."""
+        return {name: (value, text.tokens(value)) for name, value in self.parts.items()}
+
+    @cached_property
     def reading(self) -> StepReading:
         return classify(self.body, self.language)
 
@@ -69,8 +74,8 @@ def part_limits(ctx: CheckContext) -> Iterable[Finding]:
 
 def avoided_terms(ctx: CheckContext) -> Iterable[Finding]:
     for avoid in ctx.segment.vocabulary.avoid if ctx.segment else []:
-        for name, value in ctx.parts.items():
-            for start, end in text.find_term(value, avoid.term, ctx.language):
+        for name, (value, toks) in ctx.part_tokens.items():
+            for start, end in text.find_term_in(toks, avoid.term, ctx.language):
                 yield Finding(rule="vocabulary.avoid", level="error", part=name, span=value[start:end],
                               message=f"'{value[start:end]}' is a term this segment avoids: use '{avoid.replacement}'")
 
@@ -79,7 +84,8 @@ def own_terms(ctx: CheckContext) -> Iterable[Finding]:
     if ctx.kind == "not_for_you" or ctx.segment is None:
         return
     terms = ctx.segment.vocabulary.use
-    used = [t for t in terms if text.find_term(ctx.body, t, ctx.language)]
+    body = text.tokens(ctx.body)
+    used = [t for t in terms if text.find_term_in(body, t, ctx.language)]
     if not used:
         yield Finding(rule="vocabulary.own", level="error",
                       message=f"uses none of the segment's own terms ({', '.join(terms)})")

@@ -307,6 +307,12 @@ class Attempt(BaseModel):
     error: str | None = None
 
 
+def best_attempt(attempts: list[Attempt]) -> Attempt | None:
+    """The attempt to publish: passing before failing, then the higher score, then the later."""
+    checked = [a for a in attempts if a.check is not None]
+    return max(checked, key=lambda a: (a.check.passed, a.check.score, a.n), default=None)
+
+
 class JobResult(BaseModel):
     model_config = ConfigDict(validate_assignment=True)
 
@@ -318,9 +324,7 @@ class JobResult(BaseModel):
 
     @property
     def best(self) -> Attempt | None:
-        """The attempt to publish: passing before failing, then the higher score, then the later."""
-        usable = [a for a in self.attempts if a.check is not None]
-        return max(usable, key=lambda a: (a.check.passed, a.check.score, a.n), default=None)
+        return best_attempt(self.attempts)
 
     @property
     def chosen(self) -> int | None:

@@ -13,7 +13,7 @@ import openai
 from .check import check
 from .draft import draft
 from .llm import Chat, ModelUnavailable
-from .models import Job, JobResult, Plan, Workspace
+from .models import Job, JobResult, Plan, Workspace, best_attempt
 from .render import render, suffix
 from .revise import revise
 from .write import RunWriter
@@ -28,7 +28,7 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int) -> JobResult:
             if attempt.error is None:
                 attempt = attempt.model_copy(update={"check": check(ws, job, attempt.parts)})
             attempts.append(attempt)
-            best = JobResult(job=job, status="pending", attempts=attempts).best
+            best = best_attempt(attempts)
             if (best is not None and best.check.passed) or len(attempts) > rounds:
                 break
             # revise the best version so far; a reply that failed validation gets its round too

@@ -158,9 +158,8 @@ def _first_unknown(tp: Any, attrs: list[str]) -> int | None:
             from .load import _model_in
 
             tp = _model_in(tp.model_fields[attr].annotation)
-            annotation = tp
-            if annotation is None:
-                return None
+            if tp is None:
+                return None  # a plain value, list or mapping: not checked further
         elif hasattr(tp, attr):
             return None  # a property or method
         else:
