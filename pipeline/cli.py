@@ -214,7 +214,7 @@ def check_cmd(files, step, segment, language, as_json, workspace: Path) -> None:
     from .check import CheckContext, evaluate
     from .text import detect_language
 
-    seg = None
+    seg, ws = None, None
     if segment:
         ws, problems = load_workspace(workspace)
         if ws is None:
@@ -237,7 +237,8 @@ def check_cmd(files, step, segment, language, as_json, workspace: Path) -> None:
         lang = language
         if lang == "auto":
             lang = seg.language if seg else (detect_language(body)[0] or "en")
-        ctx = CheckContext(language=lang, step=step, parts={"text": body}, segment=seg, core=None)
+        ctx = CheckContext(language=lang, step=step, parts={"text": body}, segment=seg,
+                           core=ws.core if ws else None, others=ws.segments if ws else [])
         result = evaluate(ctx) if step else None
         reading = ctx.reading
         failed |= bool(result and not result.passed)

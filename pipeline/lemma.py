@@ -165,7 +165,9 @@ def _stem_forms(stem: str) -> set[str]:
 def features(word: str, language: str) -> frozenset[str]:
     """Grammatical tags the ladder classifier reads (Finnish, with Voikko only):
     ``you-verb`` (2nd person indicative), ``you-imperative``, ``question`` (the -ko/-kö clitic),
-    ``our`` (1st person plural possessive, as in *asiakkaamme*), ``your`` (*kotisi*)."""
+    ``our`` (1st person plural possessive, as in *asiakkaamme*), ``your`` (*kotisi*); and for the
+    tone rules the reader's address: ``2sg`` (sinä, *säästät*, *kotisi*), ``2pl`` (te, *säästätte*,
+    *taloyhtiönne*, *varatkaa*), ``1pl`` (me, *tarjoamme*, *asiakkaamme*), ``superlative``."""
     if language != "fi":
         return frozenset()
     return _features(word.lower())
@@ -179,7 +181,10 @@ def _features(w: str) -> frozenset[str]:
         if w.endswith(("ko", "kö")) and len(w) > 4:
             tags.add("question")
         if w.endswith("mme") and len(w) > 5:
-            tags.add("our")
+            tags |= {"our", "1pl"}
+        for tag, forms in _FI_PRONOUNS.items():
+            if w in forms or (tag == "2pl" and len(w) > 5 and w.endswith(("tte", "ttä", "nne", "kaa", "kää"))):
+                tags.add(tag)
         return frozenset(tags)
     tags = set()
     for a in v.analyze(w):
@@ -191,4 +196,22 @@ def _features(w: str) -> frozenset[str]:
             tags.add("our")
         if a.get("POSSESSIVE") in ("2s", "2p"):
             tags.add("your")
+        if a.get("COMPARISON") == "superlative":
+            tags.add("superlative")
+        person = _PERSON.get((a.get("PERSON"), a.get("NUMBER"))) if a.get("CLASS") == "teonsana" else None
+        person = person or _PERSON_POSSESSIVE.get(a.get("POSSESSIVE"))
+        if a.get("CLASS") == "asemosana":
+            person = next((t for t, forms in _FI_PRONOUN_BASES.items() if a.get("BASEFORM") in forms), person)
+        if person:
+            tags.add(person)
     return frozenset(tags)
+
+
+_PERSON = {("2", "singular"): "2sg", ("2", "plural"): "2pl", ("1", "plural"): "1pl"}
+_PERSON_POSSESSIVE = {"2s": "2sg", "2p": "2pl", "1p": "1pl"}
+_FI_PRONOUN_BASES = {"2sg": {"sinä"}, "2pl": {"te"}, "1pl": {"me"}}
+_FI_PRONOUNS = {  # without Voikko: the pronouns' case forms
+    "2sg": set("sinä sinun sinua sinulle sinulla sinulta sinusta sinuun sinut sinuna".split()),
+    "2pl": set("te teidän teitä teille teillä teiltä teistä teihin teidät teinä".split()),
+    "1pl": set("me meidän meitä meille meillä meiltä meistä meihin meidät".split()),
+}

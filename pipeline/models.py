@@ -283,6 +283,7 @@ class Finding(BaseModel):
     message: str
     part: str | None = None
     span: str | None = None
+    fix: str | None = Field(default=None, description="The concrete instruction a revision follows.")
 
 
 class CheckResult(BaseModel):
