@@ -321,6 +321,16 @@ def roles(ctx: CheckContext) -> Iterable[Finding]:
                       fix="drop the thanks, loyalty and referral talk: the reader is not a customer yet")
 
 
+def call_to_action(ctx: CheckContext) -> Iterable[Finding]:
+    """A channel's call to action, where it has one and no part of its own for it, is in the text."""
+    cta = ctx.channel.call_to_action.get(ctx.language) if ctx.channel else None
+    if not cta or ctx.kind == "not_for_you" or "call_to_action" in ctx.parts:
+        return
+    if not text.find_term(ctx.body, cta, ctx.language):
+        yield Finding(rule="call_to_action", level="warning", message=f"does not end with the call to action '{cta}'",
+                      fix=f"end with the call to action: '{cta}'")
+
+
 def language_matches(ctx: CheckContext) -> Iterable[Finding]:
     lang, confidence = text.detect_language(ctx.body)
     if lang is not None and lang != ctx.language and confidence >= 0.6:
@@ -382,7 +392,7 @@ def _proof_hint(ctx: CheckContext, step: int) -> str:
 
 
 RULES: list[Rule] = [required_parts, part_limits, avoided_terms, own_terms, borrowed_voice, core_concepts, claims,
-                     tone, roles, language_matches, ladder_step]
+                     tone, roles, call_to_action, language_matches, ladder_step]
 
 
 def context(ws: Workspace, job: Job, parts: dict[str, str]) -> CheckContext:

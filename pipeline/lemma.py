@@ -215,3 +215,74 @@ _FI_PRONOUNS = {  # without Voikko: the pronouns' case forms
     "2pl": set("te teidän teitä teille teillä teiltä teistä teihin teidät teinä".split()),
     "1pl": set("me meidän meitä meille meillä meiltä meistä meihin meidät".split()),
 }
+
+
+# --- Finnish: put a replacement word in another word's form (generate, then verify) ----------
+
+_FI_ENDINGS = [
+    "", "n", "a", "ä", "ta", "tä", "tta", "ttä", "ssa", "ssä", "sta", "stä", "lla", "llä", "lta", "ltä",
+    "lle", "na", "nä", "ksi", "seen", "t",
+]
+_GRADATION = [("kk", "k"), ("pp", "p"), ("tt", "t"), ("nk", "ng"), ("mp", "mm"), ("lt", "ll"), ("nt", "nn"),
+              ("rt", "rr"), ("p", "v"), ("t", "d"), ("k", "")]
+
+
+def _fi_stems(word: str) -> set[str]:
+    """Plausible inflection stems of a Finnish word; Voikko's analysis sorts out the right one."""
+    stems = {word, word[:-1]}
+    if word.endswith("nen"):
+        stems |= {word[:-3] + "se", word[:-3] + "s"}
+    elif word.endswith("s"):
+        stems |= {word[:-1] + "kse", word[:-1] + "ks", word + "e", word[:-1] + word[-2], word[:-1] + "de"}
+    elif word.endswith("i"):
+        stems |= {word[:-1] + "e"}
+    elif word[-1] not in "aeiouyäö":
+        stems |= {word + "i", word + "e"}
+    for stem in list(stems):
+        # consonant gradation in the last syllable, both ways
+        head, tail = stem[:-1], stem[-1:]
+        for strong, weak in _GRADATION:
+            for a, b in ((strong, weak), (weak, strong)):
+                if a and head.endswith(a):
+                    stems.add(head[: len(head) - len(a)] + b + tail)
+    return {s for s in stems if len(s) >= 2}
+
+
+def _form(a: dict) -> tuple:
+    return a.get("SIJAMUOTO"), a.get("NUMBER"), a.get("POSSESSIVE"), a.get("FOCUS"), a.get("KYSYMYSLIITE")
+
+
+def inflect_like(form: str, base: str, replacement: str, language: str) -> str | None:
+    """``replacement`` in the grammatical form ``form`` has as an inflection of ``base``:
+    ("investoinnista", "investointi", "päätös") → "päätöksestä". Candidates are generated from
+    stems and case endings and kept only when Voikko analyses one back to exactly that form;
+    None when no verified form exists (no Voikko, a multi-word replacement, a possessive or
+    clitic, an unusual stem). The caller flags those for a human rather than guess."""
+    if form.lower() == base.lower():
+        return _same_case(form, replacement)
+    if language == "en":  # a plural noun: pluralise the replacement's last word
+        b = base.lower()
+        if form.lower() in {b + "s", b + "es", b[:-1] + "ies"}:
+            last = replacement.split()[-1]
+            plural = last[:-1] + "ies" if re.search(r"[^aeiou]y$", last) else last + ("es" if last.endswith(("s", "x", "ch", "sh")) else "s")
+            return _same_case(form, replacement[: len(replacement) - len(last)] + plural)
+        return None
+    v = _get_voikko() if language == "fi" else None
+    if v is None or " " in replacement.strip():
+        return None
+    wanted = {_form(a) for a in v.analyze(form.lower()) if (a.get("BASEFORM") or "").lower() == base.lower()}
+    if not wanted or any(w[2] or w[3] or w[4] for w in wanted):
+        return None
+    word = replacement.lower()
+    stems = _fi_stems(word)
+    candidates = sorted({s + e for s in stems for e in _FI_ENDINGS}
+                        | {s + s[-1] + "n" for s in stems} | {s + "h" + s[-1] + "n" for s in stems})
+    for candidate in sorted(candidates, key=len):
+        for a in v.analyze(candidate):
+            if (a.get("BASEFORM") or "").lower() == word and _form(a) in wanted:
+                return _same_case(form, candidate)
+    return None
+
+
+def _same_case(model: str, word: str) -> str:
+    return word[:1].upper() + word[1:] if model[:1].isupper() else word

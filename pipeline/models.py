@@ -296,11 +296,24 @@ class CheckResult(BaseModel):
         return [f for f in self.findings if f.level == "error"]
 
 
+class Fix(BaseModel):
+    """A deterministic change made without a model call, or one that could not be made safely
+    (``after`` is None) and is left for a human or the next revision."""
+
+    rule: str
+    part: str
+    before: str
+    after: str | None
+    note: str = ""
+
+
 class Attempt(BaseModel):
-    """One version of a draft: the first draft or a revision, with its check."""
+    """One version of a draft: the first draft, a model revision or a deterministic fix, with its check."""
 
     n: int
+    source: Literal["draft", "revision", "fix"] = "draft"
     parts: dict[str, str]
+    fixes: list[Fix] = []
     check: CheckResult | None = None
     usage: Usage = Usage()
     seconds: float = 0.0

@@ -1,4 +1,4 @@
-"""The run: each planned job goes draft → check → (revise → check)* → render → write.
+"""The run: each planned job goes draft → check → (fix → check, revise → check)* → render → write.
 
 This module only sequences the stages; each stage lives in its own module.
 """
@@ -13,27 +13,35 @@ import openai
 from .check import check
 from .draft import draft
 from .llm import Chat, ModelUnavailable
-from .models import Job, JobResult, Plan, Workspace, best_attempt
+from .models import Attempt, Job, JobResult, Plan, Workspace, best_attempt
 from .render import render, suffix
-from .revise import revise
+from .revise import fix, revise
 from .write import RunWriter
 
 
 def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int) -> JobResult:
+    """Draft, check; while the best version fails: the safe fixes (no model call), then at most
+    ``rounds`` model revisions of the best version so far."""
     started = time.perf_counter()
-    attempts = []
+    attempts: list[Attempt] = []
+
+    def checked(attempt: Attempt) -> Attempt:
+        attempt = attempt.model_copy(update={"n": len(attempts) + 1})
+        if attempt.error is None:
+            attempt = attempt.model_copy(update={"check": check(ws, job, attempt.parts)})
+        attempts.append(attempt)
+        return attempt
+
     try:
-        attempt = draft(ws, job, chat)
-        for _ in range(rounds + 1):
-            if attempt.error is None:
-                attempt = attempt.model_copy(update={"check": check(ws, job, attempt.parts)})
-            attempts.append(attempt)
+        attempt = checked(draft(ws, job, chat))
+        for revision in range(rounds + 1):
+            if attempt.check is not None and not attempt.check.passed and (fixed := fix(ws, job, attempt)):
+                checked(fixed)
             best = best_attempt(attempts)
-            if (best is not None and best.check.passed) or len(attempts) > rounds:
+            if (best is not None and best.check.passed) or revision == rounds:
                 break
             # revise the best version so far; a reply that failed validation gets its round too
-            attempt = revise(ws, job, chat, best) if best else draft(ws, job, chat)
-            attempt = attempt.model_copy(update={"n": len(attempts) + 1})
+            attempt = checked(revise(ws, job, chat, best) if best else draft(ws, job, chat))
     except (openai.APIConnectionError, openai.AuthenticationError, openai.PermissionDeniedError,
             openai.NotFoundError) as e:
         raise ModelUnavailable(f"{type(e).__name__}: {e}") from e

@@ -69,11 +69,20 @@ def test_failing_drafts_are_revised_with_the_findings_and_every_attempt_is_kept(
     assert result.exit_code == 1
     record = json.loads((run_dir(workspace) / "cfo" / "email.json").read_text())
     assert record["status"] == "failed"
-    assert [a["n"] for a in record["attempts"]] == [1, 2, 3]
-    assert all(not a["check"]["passed"] for a in record["attempts"])
+    attempts = record["attempts"]
+    assert [(a["n"], a["source"], a["model_calls"]) for a in attempts] == [
+        (1, "draft", 1), (2, "fix", 0), (3, "revision", 1), (4, "fix", 0), (5, "revision", 1), (6, "fix", 0)]
+    assert len(server.requests) == 3  # fixes need no model call
+    assert all(not a["check"]["passed"] for a in attempts)
+    # the avoided term is replaced without the model, and the fix is recorded
+    assert attempts[1]["fixes"][0] | {"part": "body"} == {"rule": "vocabulary.avoid", "part": "body", "before": "cheap",
+                                                          "after": "cost-efficient", "note": ""}
+    assert attempts[1]["parts"]["body"].startswith("A cost-efficient fix")
+    assert not any(f["rule"] == "vocabulary.avoid" for f in attempts[1]["check"]["findings"])
+    # the model revises the best version so far, with each remaining finding as an instruction
     revise_prompt = server.requests[1]["messages"][-1]["content"]
-    assert "'cheap' is a term this segment avoids: use 'cost-efficient'" in revise_prompt
-    assert "cheap fix" in revise_prompt  # the previous draft goes back with the findings
+    assert "cost-efficient fix" in revise_prompt and "cheap fix" not in revise_prompt
+    assert "name the reader's group and a need" in revise_prompt
     assert (run_dir(workspace) / "cfo" / "email.md").is_file()  # the best attempt is still rendered
 
 
@@ -88,7 +97,7 @@ def test_a_revision_that_passes_ends_the_loop(workspace, cli):
     assert result.exit_code == 0
     results = json.loads((run_dir(workspace) / "run_results.json").read_text())
     (job,) = results["results"]
-    assert (job["status"], job["attempts"], job["chosen_attempt"]) == ("passed", 2, 2)
+    assert (job["status"], job["attempts"], job["chosen_attempt"]) == ("passed", 3, 3)  # draft, fix, revision
     assert results["summary"]["revised"] == 1
     assert len(server.requests) == 2
 
