@@ -124,17 +124,21 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
 @click.option("--temperature", type=float, help="Sampling temperature (0 for deterministic runs).")
 @click.option("--seed", type=int, help="Sampling seed, where the endpoint supports one.")
 @click.option("--revise-rounds", type=click.IntRange(0, 10), help="Revision rounds for failing drafts (default 2).")
+@click.option("--judge-model", help="Also judge each draft's ladder step with this model at the same endpoint. "
+              "[env: LADDER_JUDGE_MODEL]")
 @click.option("--segment", "segments", multiple=True, help="Only these segments (repeatable).")
 @click.option("--channel", "channels", multiple=True, help="Only these channels (repeatable).")
 @click.option("-o", "--outputs", type=click.Path(file_okay=False, path_type=Path),
               help="Where run folders go. Default: <workspace>/outputs.")
-def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds, segments, channels, outputs) -> None:
+def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds, judge_model, segments, channels,
+        outputs) -> None:
     """Draft, check, revise and render every planned job into outputs/<run-id>/."""
     ws, plan, _ = _load(workspace)
     plan = _filter(plan, segments, channels)
     if revise_rounds is not None:
         ws = ws.model_copy(update={"config": ws.config.model_copy(update={"revise_rounds": revise_rounds})})
-    flags = {"base_url": base_url, "model": model, "gguf": gguf, "temperature": temperature, "seed": seed}
+    flags = {"base_url": base_url, "model": model, "gguf": gguf, "temperature": temperature, "seed": seed,
+             "judge_model": judge_model}
     config = resolve_config(ws.config.model, flags)
     run_id = new_run_id()
     out_dir = (outputs or workspace / "outputs") / run_id
@@ -145,10 +149,11 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
 
     def go(base: str) -> dict:
         chat = Chat(config, base)
+        judge_chat = Chat(config.judge(), base) if config.judge_model else None
         writer = RunWriter(out_dir, run_id, manifest(ws, plan, run_id, config.public(), arguments), plan)
         with click.progressbar(length=len(plan.jobs), label="drafting", file=sys.stderr,
                                show_pos=True, item_show_func=lambda r: r.job.id if r else None) as bar:
-            return execute(ws, plan, chat, writer, on_job=lambda r: bar.update(1, r))
+            return execute(ws, plan, chat, writer, on_job=lambda r: bar.update(1, r), judge_chat=judge_chat)
 
     if config.embedded:
         click.echo(f"model: embedded {config.model} (llama-cpp-python on loopback)", err=True)
@@ -203,22 +208,29 @@ def _print_summary(results: dict, out_dir: Path) -> None:
 @main.command("check")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--step", type=click.IntRange(1, 5), help="The target step: gives a pass/fail verdict and findings.")
-@click.option("--segment", help="Check against this segment's vocabulary, tone and role (needs a workspace).")
+@click.option("--segment", help="Check against this segment's vocabulary, tone, role and the core statement "
+              "(needs a workspace).")
 @click.option("--language", type=click.Choice(["en", "fi", "auto"]), default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input, one per line.")
+@click.option("--judge-model", help="Also judge the ladder step with this model. [env: LADDER_JUDGE_MODEL]")
+@click.option("--base-url", help="The judge's OpenAI-compatible endpoint. [env: LADDER_BASE_URL] "
+              "Default: the embedded model.")
 @WORKSPACE
-def check_cmd(files, step, segment, language, as_json, workspace: Path) -> None:
+def check_cmd(files, step, segment, language, as_json, judge_model, base_url, workspace: Path) -> None:
     """Read any text's value-ladder step, with evidence; with --step, judge it (FILE... or - for stdin).
 
     Exit 0 when every input passes, 1 when any fails, 2 on bad input."""
-    from .check import CheckContext, evaluate
-    from .text import detect_language
+    from contextlib import nullcontext
+
+    from .load import default_ladder
+    from .models import ModelSettings
 
     seg, ws = None, None
-    if segment:
+    if segment or (judge_model and (workspace / "ladder.yaml").is_file()):
         ws, problems = load_workspace(workspace)
         if ws is None:
             raise InvalidWorkspace(problems)
+    if segment:
         seg = next((s for s in ws.segments if s.id == segment), None)
         if seg is None:
             raise InvalidWorkspace([Problem("--segment", None, "", f"unknown segment '{segment}' (known: "
@@ -232,36 +244,65 @@ def check_cmd(files, step, segment, language, as_json, workspace: Path) -> None:
             problems.append(Problem(name, None, "", f"cannot read: {getattr(e, 'strerror', None) or e}"))
     if problems:
         raise InvalidWorkspace(problems)
-    failed = False
-    for name, body in texts:
-        lang = language
-        if lang == "auto":
-            lang = seg.language if seg else (detect_language(body)[0] or "en")
-        ctx = CheckContext(language=lang, step=step, parts={"text": body}, segment=seg,
-                           core=ws.core if ws else None, others=ws.segments if ws else [])
-        result = evaluate(ctx) if step else None
-        reading = ctx.reading
-        failed |= bool(result and not result.passed)
-        if as_json:
-            record = {"file": name, "language": lang, "primary_step": reading.primary_step,
-                      "step_scores": reading.step_scores, "evidence": reading.evidence}
-            if result is not None:
-                record |= {"step": step, "passed": result.passed, "score": result.score,
-                           "findings": [{"rule": f.rule, "level": f.level, "message": f.message, "span": f.span}
-                                        for f in result.findings]}
-            click.echo(json.dumps(record, ensure_ascii=False))
-            continue
-        for f in result.findings if result else []:
-            line, col = _position(body, f.span)
-            click.echo(f"{name}:{line}:{col} {f.rule} {f.message}")
-        from .classify import STEP_KEYS
-
-        verdict = f"{name}: reads as step {reading.primary_step} ({STEP_KEYS[reading.primary_step]})"
-        verdict += "".join(f" · {k} {v}" for k, v in reading.step_scores.items() if v)
-        if result is not None:
-            verdict += f" · target {step}: {'passed' if result.passed else 'failed'}, score {result.score}"
-        click.echo(verdict)
+    config = resolve_config(ws.config.model if ws else ModelSettings(), {"base_url": base_url, "judge_model": judge_model})
+    if not config.judge_model:
+        endpoint = nullcontext(None)
+    elif config.embedded:
+        endpoint = embedded_server(config.gguf)
+    else:
+        endpoint = nullcontext(config.base_url)
+    with endpoint as base:
+        judge_chat = Chat(config.judge(), base) if base else None
+        failed = False
+        for name, body in texts:
+            failed |= _check_one(name, body, step, seg, ws, language, as_json, judge_chat,
+                                 ws.ladder if ws else default_ladder(), workspace)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _check_one(name, body, step, seg, ws, language, as_json, judge_chat, ladder, root) -> bool:
+    """Check one text and print its lines; True when it fails its target step."""
+    from .check import CheckContext, evaluate
+    from .classify import STEP_KEYS
+    from .judge import combine, judge
+    from .text import detect_language
+
+    lang = language
+    if lang == "auto":
+        lang = seg.language if seg else (detect_language(body)[0] or "en")
+    ctx = CheckContext(language=lang, step=step, parts={"text": body}, segment=seg,
+                       core=ws.core if ws and seg else None, others=ws.segments if ws and seg else [])
+    result = evaluate(ctx) if step else None
+    verdict = judge(judge_chat, root, body, lang, ladder, step) if judge_chat else None
+    if result is not None and verdict is not None:
+        result = combine(result, verdict, step)
+    reading = ctx.reading
+    if as_json:
+        record = {"file": name, "language": lang, "primary_step": reading.primary_step,
+                  "step_scores": reading.step_scores, "evidence": reading.evidence}
+        if result is not None:
+            record |= {"step": step, "passed": result.passed, "score": result.score, "decided_by": result.decided_by,
+                       "findings": [{"rule": f.rule, "level": f.level, "message": f.message, "span": f.span}
+                                    for f in result.findings]}
+        if verdict is not None:
+            record["judge"] = verdict.model_dump(exclude={"usage"})
+        click.echo(json.dumps(record, ensure_ascii=False))
+        return bool(result and not result.passed)
+    for f in result.findings if result else []:
+        line, col = _position(body, f.span)
+        click.echo(f"{name}:{line}:{col} {f.rule} {f.message}")
+    if verdict is not None and verdict.invented:
+        click.echo(f"{name}: the judge invented quotes, its verdict on step(s) {verdict.voided} is void: "
+                   + "; ".join(repr(q) for q in verdict.invented))
+    line = f"{name}: reads as step {reading.primary_step} ({STEP_KEYS[reading.primary_step]})"
+    line += "".join(f" · {k} {v}" for k, v in reading.step_scores.items() if v)
+    if verdict is not None and verdict.primary_step:
+        line += f" · judge: step {verdict.primary_step}"
+    if result is not None:
+        line += f" · target {step}: {'passed' if result.passed else 'failed'}, score {result.score}"
+        line += f" (decided by {result.decided_by})" if verdict is not None else ""
+    click.echo(line)
+    return bool(result and not result.passed)
 
 
 def _position(body: str, span: str | None) -> tuple[int, int]:

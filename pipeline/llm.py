@@ -12,6 +12,7 @@ free loopback port with the embedded GGUF model, so the same code path runs offl
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import importlib.util
 import json
@@ -69,6 +70,7 @@ class ModelConfig:
     max_retries: int = 4
     backoff: float = 1.0
     reasks: int = 2
+    judge_model: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -86,7 +88,14 @@ class ModelConfig:
             "structured_output": self.structured_output,
             "max_retries": self.max_retries,
             "reasks": self.reasks,
+            "judge_model": self.judge_model,
         }
+
+    def judge(self) -> ModelConfig | None:
+        """The judge's settings: the same endpoint, the judge model, temperature 0."""
+        if not self.judge_model:
+            return None
+        return dataclasses.replace(self, model=self.judge_model, temperature=0.0)
 
 
 def _scrub_url(url: str | None) -> str | None:
@@ -130,6 +139,7 @@ def resolve_config(
         max_retries=int(pick("max_retries", "LADDER_MAX_RETRIES", settings.max_retries)),
         backoff=float(pick("backoff", "LADDER_BACKOFF", settings.backoff)),
         reasks=int(pick("reasks", "LADDER_REASKS", settings.reasks)),
+        judge_model=pick("judge_model", "LADDER_JUDGE_MODEL", None),
     )
 
 

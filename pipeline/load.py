@@ -466,6 +466,8 @@ def _check_templates(ld: Loader, segments: list[Segment], channels: list[Channel
         for name in templating.PROMPTS:
             if name not in missing:
                 ld.problems.extend(templating.undeclared(prompts, f"{lang}/{name}", templating.PROMPT_CONTEXT))
+        if templating.exists(prompts, f"{lang}/judge.j2"):  # optional: used with a judge model
+            ld.problems.extend(templating.undeclared(prompts, f"{lang}/judge.j2", templating.JUDGE_CONTEXT))
     for i, ch in enumerate(channels):
         if not templating.exists(layouts, ch.template):
             ld.problem(CHANNELS_FILE, ld.where(ch, "template")[1], f"channels[{i}].template",

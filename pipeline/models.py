@@ -203,6 +203,8 @@ class ModelSettings(Strict):
     max_retries: int = Field(default=4, ge=0, le=20, description="Transport retries per call.")
     backoff: float = Field(default=1.0, ge=0, description="Base of the exponential backoff, seconds.")
     reasks: int = Field(default=2, ge=0, le=10, description="Re-asks after a reply that does not validate.")
+    judge_model: str | None = Field(default=None, description="A capable model at the same endpoint that also "
+                                    "judges each draft's ladder step (optional; the rules always run).")
 
 
 class CampaignConfig(Strict):
@@ -286,10 +288,27 @@ class Finding(BaseModel):
     fix: str | None = Field(default=None, description="The concrete instruction a revision follows.")
 
 
+class JudgeResult(BaseModel):
+    """The optional LLM judge's reading of a draft. A step whose quotes are not verbatim in the
+    draft is voided: its score is not used, and the invented quotes are kept here."""
+
+    model: str
+    primary_step: int | None = None
+    step_scores: dict[int, int] = {}
+    evidence: dict[int, list[str]] = {}
+    invented: list[str] = []
+    voided: list[int] = []
+    error: str | None = None
+    usage: Usage = Usage()
+    model_calls: int = 0
+
+
 class CheckResult(BaseModel):
     passed: bool
     score: int = Field(ge=0, le=100)
     findings: list[Finding]
+    decided_by: Literal["rules", "judge", "rules and judge"] = "rules"
+    judge: JudgeResult | None = None
 
     @property
     def errors(self) -> list[Finding]:

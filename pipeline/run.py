@@ -10,8 +10,9 @@ from collections.abc import Callable
 
 import openai
 
-from .check import check
+from .check import context, evaluate
 from .draft import draft
+from .judge import combine, judge
 from .llm import Chat, ModelUnavailable
 from .models import Attempt, Job, JobResult, Plan, Workspace, best_attempt
 from .render import render, suffix
@@ -19,16 +20,24 @@ from .revise import fix, revise
 from .write import RunWriter
 
 
-def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int) -> JobResult:
+def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat | None = None) -> JobResult:
     """Draft, check; while the best version fails: the safe fixes (no model call), then at most
-    ``rounds`` model revisions of the best version so far."""
+    ``rounds`` model revisions of the best version so far. With a judge, every version is
+    also judged, and the judge's calls count in the version's usage."""
     started = time.perf_counter()
     attempts: list[Attempt] = []
 
     def checked(attempt: Attempt) -> Attempt:
-        attempt = attempt.model_copy(update={"n": len(attempts) + 1})
+        update: dict = {"n": len(attempts) + 1}
         if attempt.error is None:
-            attempt = attempt.model_copy(update={"check": check(ws, job, attempt.parts)})
+            ctx = context(ws, job, attempt.parts)
+            result = evaluate(ctx)
+            if judge_chat is not None and job.kind == "ladder":
+                verdict = judge(judge_chat, ws.root, ctx.body, job.language, ws.ladder, job.step)
+                result = combine(result, verdict, job.step)
+                update |= {"usage": attempt.usage + verdict.usage, "model_calls": attempt.model_calls + verdict.model_calls}
+            update["check"] = result
+        attempt = attempt.model_copy(update=update)
         attempts.append(attempt)
         return attempt
 
@@ -57,12 +66,13 @@ def execute(
     chat: Chat,
     writer: RunWriter,
     on_job: Callable[[JobResult], None] = lambda r: None,
+    judge_chat: Chat | None = None,
 ) -> dict:
     """Run every job, writing each result as it finishes. On interruption the results file
     is completed with the unfinished jobs marked, then the interruption propagates."""
     try:
         for job in plan.jobs:
-            result = run_job(ws, job, chat, ws.config.revise_rounds)
+            result = run_job(ws, job, chat, ws.config.revise_rounds, judge_chat)
             best = result.best
             rendered = render(ws, job, best.parts) if best is not None else None
             writer.job_done(result, rendered, suffix(ws, job))

@@ -41,6 +41,10 @@ PROMPT_CONTEXT: dict[str, Any] = {
 }
 
 
+# What the optional judge prompt (prompts/<lang>/judge.j2) may use.
+JUDGE_CONTEXT: dict[str, Any] = {"draft": None, "ladder": Ladder, "step": LadderStep, "lang": None}
+
+
 def layout_context_types(channel: Channel) -> dict[str, Any]:
     return {
         "parts": frozenset(p.name for p in channel.parts),
