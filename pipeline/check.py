@@ -9,7 +9,7 @@ for, word lists and patterns per language, is declared in ``check_rules.yaml``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -56,9 +56,23 @@ class CheckContext:
         return "\n\n".join(self.parts[n] for n in names if self.parts.get(n))
 
     @cached_property
-    def part_tokens(self) -> dict[str, tuple[str, list[text.Token]]]:
+    def part_tokens(self) -> dict[str, tuple[str, Sequence[text.Token]]]:
         """Each part with its tokens, tokenised once for every term rule."""
         return {name: (value, text.tokens(value)) for name, value in self.parts.items()}
+
+    @cached_property
+    def body_tokens(self) -> Sequence[text.Token]:
+        return text.tokens(self.body)
+
+    @cached_property
+    def body_lemmas(self) -> frozenset[str]:
+        return text.lemma_set(self.body_tokens, self.language)
+
+    def has_term(self, term: str) -> list[tuple[int, int]]:
+        """Spans of ``term`` in the body, any inflected form."""
+        if not text.may_contain(self.body_lemmas, term, self.language):
+            return []
+        return text.find_term_in(self.body_tokens, term, self.language)
 
     @cached_property
     def reading(self) -> StepReading:
@@ -104,8 +118,7 @@ def own_terms(ctx: CheckContext) -> Iterable[Finding]:
     if ctx.kind == "not_for_you" or ctx.segment is None:
         return
     terms = ctx.segment.vocabulary.use
-    body = text.tokens(ctx.body)
-    used = [t for t in terms if text.find_term_in(body, t, ctx.language)]
+    used = [t for t in terms if ctx.has_term(t)]
     if not used:
         yield Finding(rule="vocabulary.own", level="error",
                       message=f"uses none of the segment's own terms ({', '.join(terms)})",
@@ -145,7 +158,7 @@ def matches(value: str, language: str, name: str) -> list[tuple[int, int]]:
     return sorted(set(spans))
 
 
-def _present(toks: list[text.Token], sentences: list[list[text.Token]], term: str, language: str) -> bool:
+def _present(toks: Sequence[text.Token], sentences: list[Sequence[text.Token]], term: str, language: str) -> bool:
     """The term as a phrase, or all its content words within one sentence ("huolto kuuluu
     palveluun" is carried by "palveluun kuuluu myös huolto")."""
     if text.find_term_in(toks, term, language):
@@ -158,11 +171,10 @@ def core_concepts(ctx: CheckContext) -> Iterable[Finding]:
     """Every key concept of the core statement, said in the segment's own term for it."""
     if ctx.segment is None or ctx.core is None or ctx.kind == "not_for_you":
         return
-    toks = text.tokens(ctx.body)
     sentences = [text.tokens(s) for s in text.sentences(ctx.body)]
     for concept in ctx.core.key_concepts:
         term = ctx.segment.vocabulary.concepts.get(concept.id)
-        if term and not _present(toks, sentences, term, ctx.language):
+        if term and not _present(ctx.body_tokens, sentences, term, ctx.language):
             yield Finding(rule="core.concepts", level="warning",
                           message=f"does not carry the core's '{concept.name}' in this segment's words ('{term}')",
                           fix=f"carry the core's '{concept.name}', in their words: '{term}'")
@@ -176,16 +188,14 @@ def borrowed_voice(ctx: CheckContext) -> Iterable[Finding]:
     seg = ctx.segment
     shared = " ".join([*seg.vocabulary.use, *seg.vocabulary.concepts.values(), *seg.needs, *seg.objections,
                        *seg.tone.examples, ctx.support])
-    shared_toks = text.tokens(shared)
-    body = text.tokens(ctx.body)
     seen = set()
     for other in ctx.others:
         if other.id == seg.id or other.language != ctx.language:
             continue
         for term in other.vocabulary.use:
-            if term in seen or text.find_term_in(shared_toks, term, ctx.language):
+            if term in seen or not ctx.has_term(term) or text.find_term(shared, term, ctx.language):
                 continue
-            for start, end in text.find_term_in(body, term, ctx.language)[:1]:
+            for start, end in ctx.has_term(term)[:1]:
                 seen.add(term)
                 yield Finding(rule="vocabulary.borrowed", level="warning", span=ctx.body[start:end],
                               message=f"'{ctx.body[start:end]}' is {other.name}'s word, not this segment's",
@@ -236,8 +246,8 @@ SENTENCE_WORDS = {"en": {"short": 12, "medium": 20, "long": 28}, "fi": {"short":
 HYPE_ALLOWED = {"calm": 0, "steady": 1, "lively": 2}
 
 
-def _persons(toks: list[text.Token], language: str) -> dict[str, list[text.Token]]:
-    out: dict[str, list[text.Token]] = {"2sg": [], "2pl": [], "2": [], "1pl": []}
+def _persons(toks: Sequence[text.Token], language: str) -> dict[str, Sequence[text.Token]]:
+    out: dict[str, Sequence[text.Token]] = {"2sg": [], "2pl": [], "2": [], "1pl": []}
     for t in toks:
         if language == "en":
             word = t.lower.replace("’", "'")

@@ -7,7 +7,9 @@ Term matching works on base forms (``lemma``), so "features" matches "feature" a
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from . import lemma
 
@@ -40,8 +42,11 @@ class Token:
         return self.text.lower()
 
 
-def tokens(text: str) -> list[Token]:
-    return [Token(m.group(), m.start(), m.end()) for m in WORD.finditer(text)]
+@lru_cache(maxsize=4096)
+def tokens(text: str) -> tuple[Token, ...]:
+    """The words of a text with their offsets; cached, as terms and the core statement are
+    tokenised for every draft."""
+    return tuple(Token(m.group(), m.start(), m.end()) for m in WORD.finditer(text))
 
 
 def detect_language(text: str) -> tuple[str | None, float]:
@@ -82,7 +87,7 @@ def find_term(text: str, term: str, language: str) -> list[tuple[int, int]]:
     return find_term_in(tokens(text), term, language)
 
 
-def find_term_in(toks: list[Token], term: str, language: str) -> list[tuple[int, int]]:
+def find_term_in(toks: Sequence[Token], term: str, language: str) -> list[tuple[int, int]]:
     words = [t.lower for t in tokens(term)]
     if not words:
         return []
@@ -91,6 +96,19 @@ def find_term_in(toks: list[Token], term: str, language: str) -> list[tuple[int,
         if all(_word_matches(toks[i + j].lower, w, language) for j, w in enumerate(words)):
             spans.append((toks[i].start, toks[i + len(words) - 1].end))
     return spans
+
+
+def lemma_set(toks: Sequence[Token], language: str) -> frozenset[str]:
+    """Every base form of every token: a quick test before matching a term word by word."""
+    return frozenset(b for t in toks for b in lemma.lemmas(t.text, language, heads=True) | {t.lower})
+
+
+def may_contain(lemmas: frozenset[str], term: str, language: str) -> bool:
+    """False when some word of ``term`` surely does not occur (its base forms are all absent).
+    Without Voikko, Finnish matching is by prefix, so this cannot rule anything out."""
+    if language == "fi" and lemma.backend("fi") != "voikko":
+        return True
+    return all(lemma.lemmas(w.text, language) & lemmas or w.lower in lemmas for w in tokens(term))
 
 
 def sentences(text: str) -> list[str]:
