@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from . import lemma, text
 
 AWARENESS_FLOOR = 0.75  # below this, steps 2–5 are not being worked on
+STEP_PRIOR = 0.1  # how much more a step's evidence weighs than the step's below
 STEP_KEYS = {1: "awareness", 2: "understanding", 3: "relevance", 4: "differentiation", 5: "delivery"}
 
 FIGURE = re.compile(
@@ -133,7 +134,9 @@ def classify(body: str, language: str) -> StepReading:
     if max(upper.values()) < AWARENESS_FLOOR:
         primary = 1
     else:
-        primary = max(raw, key=lambda s: (round(raw[s], 6), s))
+        # the ladder is cumulative: a piece that proves also explains, so a higher step's
+        # evidence counts a little more (10 % a step) than the same amount of a lower step's
+        primary = max(raw, key=lambda s: (round(raw[s] * (1 + STEP_PRIOR * (s - 1)), 6), s))
     evidence: dict[int, list[str]] = {s: [] for s in STEP_KEYS}
     names: dict[int, list[str]] = {s: [] for s in STEP_KEYS}
     for h in sorted(found, key=lambda h: h.start):
