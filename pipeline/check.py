@@ -186,21 +186,26 @@ def borrowed_voice(ctx: CheckContext) -> Iterable[Finding]:
     if ctx.segment is None:
         return
     seg = ctx.segment
+    own = set(seg.vocabulary.use)
+    others: dict[str, Segment] = {}  # each term once, however many segments use it
+    for other in ctx.others:
+        if other.id != seg.id and other.language == ctx.language:
+            for term in other.vocabulary.use:
+                if term not in own:
+                    others.setdefault(term, other)
+    candidates = [(term, other) for term, other in others.items() if ctx.has_term(term)]
+    if not candidates:
+        return
     shared = " ".join([*seg.vocabulary.use, *seg.vocabulary.concepts.values(), *seg.needs, *seg.objections,
                        *seg.tone.examples, ctx.support])
-    seen = set()
-    for other in ctx.others:
-        if other.id == seg.id or other.language != ctx.language:
+    for term, other in candidates:
+        if text.find_term(shared, term, ctx.language):
             continue
-        for term in other.vocabulary.use:
-            if term in seen or not ctx.has_term(term) or text.find_term(shared, term, ctx.language):
-                continue
-            for start, end in ctx.has_term(term)[:1]:
-                seen.add(term)
-                yield Finding(rule="vocabulary.borrowed", level="warning", span=ctx.body[start:end],
-                              message=f"'{ctx.body[start:end]}' is {other.name}'s word, not this segment's",
-                              fix=f"replace '{ctx.body[start:end]}' with this segment's own words "
-                                  f"({', '.join(seg.vocabulary.use[:4])})")
+        start, end = ctx.has_term(term)[0]
+        yield Finding(rule="vocabulary.borrowed", level="warning", span=ctx.body[start:end],
+                      message=f"'{ctx.body[start:end]}' is {other.name}'s word, not this segment's",
+                      fix=f"replace '{ctx.body[start:end]}' with this segment's own words "
+                          f"({', '.join(seg.vocabulary.use[:4])})")
 
 
 NUMBER = re.compile(r"(?<![\w])\d+(?:[.,]\d+)?")

@@ -126,34 +126,61 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
 @click.option("--revise-rounds", type=click.IntRange(0, 10), help="Revision rounds for failing drafts (default 2).")
 @click.option("--judge-model", help="Also judge each draft's ladder step with this model at the same endpoint. "
               "[env: LADDER_JUDGE_MODEL]")
+@click.option("--concurrency", type=click.IntRange(1, 256), help="Requests in flight at once (default 4; "
+              "the embedded model: 1). [env: LADDER_CONCURRENCY]")
+@click.option("--rpm", "requests_per_minute", type=click.IntRange(1), help="Client-side requests-per-minute limit.")
+@click.option("--tpm", "tokens_per_minute", type=click.IntRange(1), help="Client-side tokens-per-minute limit.")
+@click.option("--no-cache", "cache", flag_value="off", help="Neither read nor write the reply cache.")
+@click.option("--refresh", "cache", flag_value="refresh", help="Ask the model again and overwrite cached replies.")
+@click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None, metavar="[RUN_ID]",
+              help="Finish an interrupted run (the latest, or RUN_ID) without redoing its finished jobs.")
 @click.option("--segment", "segments", multiple=True, help="Only these segments (repeatable).")
 @click.option("--channel", "channels", multiple=True, help="Only these channels (repeatable).")
 @click.option("-o", "--outputs", type=click.Path(file_okay=False, path_type=Path),
               help="Where run folders go. Default: <workspace>/outputs.")
-def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds, judge_model, segments, channels,
-        outputs) -> None:
+def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds, judge_model, concurrency,
+        requests_per_minute, tokens_per_minute, cache, resume, segments, channels, outputs) -> None:
     """Draft, check, revise and render every planned job into outputs/<run-id>/."""
     ws, plan, _ = _load(workspace)
     plan = _filter(plan, segments, channels)
     if revise_rounds is not None:
         ws = ws.model_copy(update={"config": ws.config.model_copy(update={"revise_rounds": revise_rounds})})
     flags = {"base_url": base_url, "model": model, "gguf": gguf, "temperature": temperature, "seed": seed,
-             "judge_model": judge_model}
+             "judge_model": judge_model, "concurrency": concurrency, "requests_per_minute": requests_per_minute,
+             "tokens_per_minute": tokens_per_minute}
+    runs_dir = outputs or workspace / "outputs"
+    done: dict = {}
+    if resume:
+        run_id, plan, done, earlier = _resume_state(runs_dir, resume, ws)
+        flags = {**earlier, **{k: v for k, v in flags.items() if v is not None}}
+        click.echo(f"resuming {run_id}: {len(done)} of {len(plan.jobs)} jobs already finished", err=True)
+    else:
+        run_id = new_run_id()
     config = resolve_config(ws.config.model, flags)
-    run_id = new_run_id()
-    out_dir = (outputs or workspace / "outputs") / run_id
+    out_dir = runs_dir / run_id
     arguments = {k: v for k, v in {**flags, "segments": list(segments), "channels": list(channels),
                                    "revise_rounds": revise_rounds}.items() if v not in (None, [])}
     signal.signal(signal.SIGTERM, _raise_interrupt)
     _note_lemma_backend(ws)
 
     def go(base: str) -> dict:
-        chat = Chat(config, base)
-        judge_chat = Chat(config.judge(), base) if config.judge_model else None
-        writer = RunWriter(out_dir, run_id, manifest(ws, plan, run_id, config.public(), arguments), plan)
-        with click.progressbar(length=len(plan.jobs), label="drafting", file=sys.stderr,
+        from .llm import Limiter
+        from .store import Store
+
+        store = Store(runs_dir / "ladder.db")
+        limiter = Limiter(config.requests_per_minute, config.tokens_per_minute)
+        chat = Chat(config, base, store=store, cache=cache or "use", run_id=run_id, limiter=limiter)
+        judge_chat = Chat(config.judge(), base, store=store, cache=cache or "use", run_id=run_id,
+                          limiter=limiter) if config.judge_model else None
+        writer = RunWriter(out_dir, run_id, None if resume else manifest(ws, plan, run_id, config.public(), arguments),
+                           plan)
+        with click.progressbar(length=len(plan.jobs) - len(done), label="drafting", file=sys.stderr,
                                show_pos=True, item_show_func=lambda r: r.job.id if r else None) as bar:
-            return execute(ws, plan, chat, writer, on_job=lambda r: bar.update(1, r), judge_chat=judge_chat)
+            try:
+                return execute(ws, plan, chat, writer, on_job=lambda r: bar.update(1, r), judge_chat=judge_chat,
+                               concurrency=config.concurrency, done=done)
+            finally:
+                store.close()
 
     if config.embedded:
         click.echo(f"model: embedded {config.model} (llama-cpp-python on loopback)", err=True)
@@ -165,6 +192,37 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     _print_summary(results, out_dir)
     s = results["summary"]
     sys.exit(EXIT_OK if s["passed"] == s["jobs"] else EXIT_FAILED)
+
+
+def _resume_state(runs_dir: Path, resume: str, ws: Workspace) -> tuple[str, Plan, dict, dict]:
+    """The run to resume: its id, its plan, the jobs it finished (read back from their files)
+    and the model arguments it ran with. Refused when the inputs changed since."""
+    from .models import Job, JobResult, Skipped
+
+    manifests = sorted(runs_dir.glob("*/manifest.json"), key=lambda p: p.stat().st_mtime_ns) if runs_dir.is_dir() else []
+    runs = [p.parent.name for p in manifests]  # oldest first: ids from the same second do not sort
+    run_id = (runs[-1] if runs else None) if resume == "latest" else resume
+    folder = runs_dir / (run_id or "")
+    if not run_id or not (folder / "manifest.json").is_file():
+        raise InvalidWorkspace([Problem("--resume", None, "", f"no run '{resume}' in {runs_dir}"
+                                        + (f" (runs: {', '.join(runs[-5:])})" if runs else ""))])
+    earlier = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    changed = sorted(k for k in set(earlier["inputs"]) | set(ws.input_hashes)
+                     if earlier["inputs"].get(k) != ws.input_hashes.get(k))
+    if changed:
+        raise InvalidWorkspace([Problem(name, None, "", f"changed since run {run_id}: start a new run instead of "
+                                        "resuming") for name in changed])
+    plan = Plan(jobs=[Job(**j) for j in earlier["jobs"]], skipped=[Skipped(**s) for s in earlier["skipped"]])
+    done = {}
+    for job in plan.jobs:
+        record_file = folder / job.segment / f"{job.channel}.json"
+        if record_file.is_file():
+            record = json.loads(record_file.read_text(encoding="utf-8"))
+            if record["status"] in ("passed", "failed", "error"):
+                done[job.id] = JobResult(job=job, status=record["status"], attempts=record["attempts"],
+                                         output=record["output"])
+    model_args = {k: v for k, v in earlier.get("arguments", {}).items() if k not in ("segments", "channels", "revise_rounds")}
+    return run_id, plan, done, model_args
 
 
 def _note_lemma_backend(ws: Workspace) -> None:
@@ -310,6 +368,36 @@ def _position(body: str, span: str | None) -> tuple[int, int]:
     if at < 0:
         return 1, 1
     return body.count("\n", 0, at) + 1, at - (body.rfind("\n", 0, at) + 1) + 1
+
+
+@main.command()
+@WORKSPACE
+@click.option("--run", "run_id", help="Only this run's calls.")
+@click.option("--job", "job_id", help="Only this job's calls (campaign.segment.channel).")
+@click.option("--model", help="Only calls to this model.")
+@click.option("-n", "--limit", type=click.IntRange(1), default=50, show_default=True, help="The last N calls.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per call, with messages and reply.")
+@click.option("-o", "--outputs", type=click.Path(file_okay=False, path_type=Path),
+              help="Where run folders and ladder.db are. Default: <workspace>/outputs.")
+def logs(workspace: Path, run_id, job_id, model, limit, as_json, outputs) -> None:
+    """List model calls from the call log (outputs/ladder.db): cached or not, tokens, time."""
+    from .store import Store
+
+    path = (outputs or workspace / "outputs") / "ladder.db"
+    if not path.is_file():
+        raise InvalidWorkspace([Problem(str(path), None, "", "no call log yet: run `ladder run` first")])
+    store = Store(path)
+    calls = store.calls(run_id=run_id, job_id=job_id, model=model, limit=limit)
+    store.close()
+    if as_json:
+        for c in calls:
+            c["params"], c["messages"] = json.loads(c["params"]), json.loads(c["messages"])
+            click.echo(json.dumps(c, ensure_ascii=False))
+        return
+    rows = [(c["id"], c["run_id"] or "-", c["job_id"] or "-", c["model"], "cached" if c["cached"] else
+             (c["error"] or c["finish_reason"] or "-")[:40], c["prompt_tokens"] + c["completion_tokens"],
+             f"{c['seconds']:.2f}", c["attempts"]) for c in calls]
+    click.echo(_table(("id", "run", "job", "model", "result", "tokens", "seconds", "tries"), rows))
 
 
 @main.command()

@@ -12,8 +12,10 @@ free loopback port with the embedded GGUF model, so the same code path runs offl
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import email.utils
+import hashlib
 import importlib.util
 import json
 import os
@@ -23,8 +25,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +40,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from .models import ModelSettings, Usage
+from .store import Store, cache_key
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 SHIPPED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -71,6 +76,9 @@ class ModelConfig:
     backoff: float = 1.0
     reasks: int = 2
     judge_model: str | None = None
+    concurrency: int = 4
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -89,6 +97,9 @@ class ModelConfig:
             "max_retries": self.max_retries,
             "reasks": self.reasks,
             "judge_model": self.judge_model,
+            "concurrency": self.concurrency,
+            "requests_per_minute": self.requests_per_minute,
+            "tokens_per_minute": self.tokens_per_minute,
         }
 
     def judge(self) -> ModelConfig | None:
@@ -140,7 +151,15 @@ def resolve_config(
         backoff=float(pick("backoff", "LADDER_BACKOFF", settings.backoff)),
         reasks=int(pick("reasks", "LADDER_REASKS", settings.reasks)),
         judge_model=pick("judge_model", "LADDER_JUDGE_MODEL", None),
+        # the embedded server answers one request at a time
+        concurrency=1 if not base_url else int(pick("concurrency", "LADDER_CONCURRENCY", settings.concurrency)),
+        requests_per_minute=_int_or_none(pick("requests_per_minute", "LADDER_RPM", None)),
+        tokens_per_minute=_int_or_none(pick("tokens_per_minute", "LADDER_TPM", None)),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 # --- the embedded model --------------------------------------------------------------------
@@ -228,6 +247,37 @@ class Reply:
     usage: Usage
     seconds: float
     transport_attempts: int
+    cached: bool = False
+
+
+# The job a call belongs to, for the call log; set by the run in each worker thread.
+current_job: contextvars.ContextVar[str | None] = contextvars.ContextVar("ladder_job", default=None)
+
+
+class Limiter:
+    """Client-side requests-per-minute and tokens-per-minute limits, shared by all threads:
+    a call waits until the last minute's requests and tokens leave room for it."""
+
+    def __init__(self, rpm: int | None = None, tpm: int | None = None):
+        self.rpm, self.tpm = rpm, tpm
+        self.lock = threading.Lock()
+        self.window: deque[tuple[float, int]] = deque()
+
+    def acquire(self, tokens: int) -> None:
+        if not self.rpm and not self.tpm:
+            return
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                while self.window and now - self.window[0][0] >= 60:
+                    self.window.popleft()
+                used = sum(t for _, t in self.window)
+                if (not self.rpm or len(self.window) < self.rpm) and (
+                        not self.tpm or not self.window or used + tokens <= self.tpm):
+                    self.window.append((now, tokens))
+                    return
+                wait = 60 - (now - self.window[0][0])
+            time.sleep(min(max(wait, 0.01), 1.0))
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -258,9 +308,12 @@ def retry_after(exc: BaseException | None) -> float | None:
 
 
 class Chat:
-    """A chat-completions client for one endpoint."""
+    """A chat-completions client for one endpoint, safe to share between threads. With a
+    ``store``, replies are cached (``cache``: "use", "refresh" to ask again and overwrite, "off")
+    and every call is logged."""
 
-    def __init__(self, config: ModelConfig, base_url: str):
+    def __init__(self, config: ModelConfig, base_url: str, store: Store | None = None, cache: str = "use",
+                 run_id: str | None = None, limiter: Limiter | None = None):
         self.config = config
         self.client = openai.OpenAI(
             base_url=base_url,
@@ -268,6 +321,11 @@ class Chat:
             max_retries=0,  # tenacity retries; two retry loops would multiply
             timeout=config.timeout,
         )
+        self.store, self.cache, self.run_id = store, cache, run_id
+        self.limiter = limiter or Limiter()
+        self.endpoint = config.public()["endpoint"]
+        self._seen: dict[str, int] = {}
+        self._seen_lock = threading.Lock()
 
     def _wait(self, state: RetryCallState) -> float:
         exp = self.config.backoff * 2 ** (state.attempt_number - 1)
@@ -293,20 +351,34 @@ class Chat:
             # llama.cpp's servers take the schema here and constrain decoding with it
             params["response_format"] = {"type": "json_object", "schema": schema}
         started = time.perf_counter()
+        key = self._key(params) if self.store is not None else None
+        if key is not None and self.cache == "use" and (hit := self.store.get(key)) is not None:
+            reply = Reply(content=hit["content"], finish_reason=hit["finish_reason"], cached=True,
+                          usage=Usage(prompt_tokens=hit["prompt_tokens"], completion_tokens=hit["completion_tokens"]),
+                          seconds=time.perf_counter() - started, transport_attempts=0)
+            self._log(params, reply, key)
+            return reply
+        self.limiter.acquire(sum(len(m["content"]) for m in messages) // 4 + max_tokens)
         attempts = 0
-        for attempt in Retrying(
-            retry=retry_if_exception(_retryable),
-            stop=stop_after_attempt(self.config.max_retries + 1),
-            wait=self._wait,
-            reraise=True,
-        ):
-            with attempt:
-                attempts += 1
-                response = self.client.chat.completions.create(**params)
+        try:
+            for attempt in Retrying(
+                retry=retry_if_exception(_retryable),
+                stop=stop_after_attempt(self.config.max_retries + 1),
+                wait=self._wait,
+                reraise=True,
+            ):
+                with attempt:
+                    attempts += 1
+                    response = self.client.chat.completions.create(**params)
+        except Exception as e:
+            failed = Reply(content="", finish_reason=None, usage=Usage(), seconds=time.perf_counter() - started,
+                           transport_attempts=attempts)
+            self._log(params, failed, key, error=f"{type(e).__name__}: {e}")
+            raise
         choice = response.choices[0] if response.choices else None
         usage = response.usage
-        return Reply(
-            content=(choice.message.content or "") if choice else "",
+        reply = Reply(
+            content=clean_text((choice.message.content or "") if choice else ""),
             finish_reason=choice.finish_reason if choice else None,
             usage=Usage(
                 prompt_tokens=usage.prompt_tokens if usage else 0,
@@ -315,6 +387,29 @@ class Chat:
             seconds=time.perf_counter() - started,
             transport_attempts=attempts,
         )
+        if key is not None and self.cache != "off" and reply.finish_reason == "stop" and reply.content.strip():
+            self.store.put(key, self.config.model, reply.content, reply.finish_reason,
+                           reply.usage.prompt_tokens, reply.usage.completion_tokens)
+        self._log(params, reply, key)
+        return reply
+
+    def _key(self, params: dict[str, Any]) -> str:
+        """The cache key; the n-th identical request of a run gets its own (a revision that
+        asks the same again gets a fresh sample, and a rerun replays the same sequence)."""
+        key = cache_key(self.endpoint, params)
+        with self._seen_lock:
+            n = self._seen.get(key, 0)
+            self._seen[key] = n + 1
+        return key if n == 0 else hashlib.sha256(f"{key}#{n}".encode()).hexdigest()
+
+    def _log(self, params: dict[str, Any], reply: Reply, key: str | None, error: str | None = None) -> None:
+        if self.store is None:
+            return
+        self.store.log(params=params, messages=params["messages"], run_id=self.run_id, job_id=current_job.get(),
+                       endpoint=self.endpoint, model=self.config.model, reply=reply.content,
+                       finish_reason=reply.finish_reason, prompt_tokens=reply.usage.prompt_tokens,
+                       completion_tokens=reply.usage.completion_tokens, seconds=round(reply.seconds, 4),
+                       attempts=reply.transport_attempts, cached=int(reply.cached), cache_key=key, error=error)
 
     def structured(
         self, messages: list[dict[str, str]], output: type[T], max_tokens: int
@@ -325,12 +420,14 @@ class Chat:
         usage = Usage()
         content: str | None = None
         error = ""
+        real = 0
         for calls in range(1, self.config.reasks + 2):
             reply = self.complete(messages, max_tokens, schema)
-            usage = usage + reply.usage
+            if not reply.cached:  # what was spent: a cached reply costs nothing
+                usage, real = usage + reply.usage, real + 1
             content = reply.content
             try:
-                return parse_reply(reply, output), usage, calls
+                return parse_reply(reply, output), usage, real
             except ValueError as e:
                 error = str(e)
             messages += [
@@ -338,7 +435,7 @@ class Chat:
                 {"role": "user", "content": f"That reply was not usable: {error}\n"
                  "Answer again with only the JSON object, with every field filled in."},
             ]
-        raise InvalidReply(f"no valid reply after {calls} calls: {error}", usage, calls, content)
+        raise InvalidReply(f"no valid reply after {calls} calls: {error}", usage, real, content)
 
 
 def clean_text(value: Any) -> Any:

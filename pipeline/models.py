@@ -203,6 +203,10 @@ class ModelSettings(Strict):
     max_retries: int = Field(default=4, ge=0, le=20, description="Transport retries per call.")
     backoff: float = Field(default=1.0, ge=0, description="Base of the exponential backoff, seconds.")
     reasks: int = Field(default=2, ge=0, le=10, description="Re-asks after a reply that does not validate.")
+    concurrency: int = Field(default=4, ge=1, le=256, description="Requests in flight at once (the embedded "
+                             "model takes one at a time).")
+    requests_per_minute: int | None = Field(default=None, gt=0, description="Client-side request limit.")
+    tokens_per_minute: int | None = Field(default=None, gt=0, description="Client-side token limit (estimated).")
     judge_model: str | None = Field(default=None, description="A capable model at the same endpoint that also "
                                     "judges each draft's ladder step (optional; the rules always run).")
 

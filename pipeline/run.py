@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import openai
 
 from .check import context, evaluate
 from .draft import draft
 from .judge import combine, judge
-from .llm import Chat, ModelUnavailable
+from .llm import Chat, ModelUnavailable, current_job
 from .models import Attempt, Job, JobResult, Plan, Workspace, best_attempt
 from .render import render, suffix
 from .revise import fix, revise
@@ -67,19 +68,37 @@ def execute(
     writer: RunWriter,
     on_job: Callable[[JobResult], None] = lambda r: None,
     judge_chat: Chat | None = None,
+    concurrency: int = 1,
+    done: dict[str, JobResult] | None = None,
 ) -> dict:
-    """Run every job, writing each result as it finishes. On interruption the results file
-    is completed with the unfinished jobs marked, then the interruption propagates."""
-    try:
-        for job in plan.jobs:
+    """Run every job not already ``done`` (a resumed run's finished jobs), ``concurrency`` at a
+    time, writing each result as it finishes. On interruption the results file is completed
+    with the unfinished jobs marked, then the interruption propagates."""
+    done = done or {}
+    for result in done.values():
+        writer.restore(result)
+
+    def work(job: Job) -> tuple[JobResult, str | None]:
+        token = current_job.set(job.id)
+        try:
             result = run_job(ws, job, chat, ws.config.revise_rounds, judge_chat)
-            best = result.best
-            rendered = render(ws, job, best.parts) if best is not None else None
-            writer.job_done(result, rendered, suffix(ws, job))
+        finally:
+            current_job.reset(token)
+        best = result.best
+        return result, render(ws, job, best.parts) if best is not None else None
+
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ladder-job")
+    try:
+        futures = [pool.submit(work, job) for job in plan.jobs if job.id not in done]
+        for future in as_completed(futures):
+            result, rendered = future.result()
+            writer.job_done(result, rendered, suffix(ws, result.job))
             on_job(result)
     except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
         writer.finish(interrupted=True)
         raise
+    pool.shutdown()
     return writer.finish()
 
 

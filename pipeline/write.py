@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,14 +30,18 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def atomic_write(path: Path, data: str) -> None:
+def atomic_write(path: Path, data: str, sync: bool = True) -> None:
+    """Write to a temp file, then rename: readers see the old file or the new one, never half.
+    ``sync`` also survives a power cut; per-job files skip it (a killed process is covered by
+    the rename alone, and a resumed run rewrites what a power cut lost)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -97,23 +102,34 @@ def summarise(results: list[JobResult], seconds: float) -> dict[str, Any]:
 
 
 class RunWriter:
-    def __init__(self, out_dir: Path, run_id: str, manifest_data: dict, plan: Plan):
+    """Writes a run's files as jobs finish. run_results.json is rewritten at most every
+    ``interval`` seconds while running (the per-job files are the record of what finished;
+    a resumed run reads them) and always at the end."""
+
+    def __init__(self, out_dir: Path, run_id: str, manifest_data: dict | None, plan: Plan, interval: float = 1.0):
         self.dir = out_dir
         self.run_id = run_id
         self.started_at = datetime.now(UTC)
+        self.interval, self.last_write = interval, 0.0
         self.results: dict[str, JobResult] = {j.id: JobResult(job=j, status="pending") for j in plan.jobs}
-        atomic_write(self.dir / "manifest.json", _dump(manifest_data))
+        if manifest_data is not None:  # a resumed run keeps its manifest
+            atomic_write(self.dir / "manifest.json", _dump(manifest_data))
         self.write_results("running")
+
+    def restore(self, result: JobResult) -> None:
+        """A job a resumed run finished before."""
+        self.results[result.job.id] = result
 
     def job_done(self, result: JobResult, rendered: str | None, suffix: str) -> None:
         job = result.job
         base = self.dir / job.segment / job.channel
         if rendered is not None:
             result.output = f"{job.segment}/{job.channel}{suffix}"
-            atomic_write(base.with_suffix(suffix), rendered)
-        atomic_write(base.with_suffix(".json"), _dump(self._job_record(result)))
+            atomic_write(base.with_suffix(suffix), rendered, sync=False)
+        atomic_write(base.with_suffix(".json"), _dump(self._job_record(result)), sync=False)
         self.results[job.id] = result
-        self.write_results("running")
+        if time.monotonic() - self.last_write >= self.interval:
+            self.write_results("running")
 
     @staticmethod
     def _job_record(r: JobResult) -> dict[str, Any]:
@@ -160,6 +176,7 @@ class RunWriter:
             ],
         }
         atomic_write(self.dir / "run_results.json", _dump(data))
+        self.last_write = time.monotonic()
         return data
 
     def finish(self, interrupted: bool = False) -> dict[str, Any]:

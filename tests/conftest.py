@@ -68,3 +68,9 @@ def no_voikko(monkeypatch):
     yield
     lemma._lemmas.cache_clear()
     lemma._features.cache_clear()
+
+
+def run_dirs(workspace: Path) -> list[Path]:
+    """The run folders under outputs/ (beside them: ladder.db, the cache and call log)."""
+    runs = [p for p in (workspace / "outputs").iterdir() if p.is_dir()]
+    return sorted(runs, key=lambda p: (p / "manifest.json").stat().st_mtime_ns)  # in the order they ran

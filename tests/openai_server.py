@@ -27,11 +27,22 @@ def fill(body: dict, text: str) -> dict[str, str]:
 
 
 class ScriptedOpenAI:
-    def __init__(self, responder: Callable[[dict], dict[str, str] | str] | None = None):
+    """An OpenAI-protocol server on loopback. Each request takes the next ``script`` action, or
+    else ``faults(body)``'s (for random fault injection), or else answers with ``responder``.
+    Actions: sleep, reset (drop the connection), status (+ headers), content, finish_reason.
+    It records every request, the most requests it had in flight at once, and the bodies it
+    answered with a complete reply (``answered``)."""
+
+    def __init__(self, responder: Callable[[dict], dict[str, str] | str] | None = None,
+                 faults: Callable[[dict], dict[str, Any]] | None = None, latency: float = 0.0):
         self.responder = responder or (lambda body: fill(body, "Hello."))
+        self.faults = faults
+        self.latency = latency
         self.script: deque[dict[str, Any]] = deque()
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
+        self.answered: list[dict] = []
+        self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
         server = self
 
@@ -45,12 +56,26 @@ class ScriptedOpenAI:
                 self._send(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
 
             def do_POST(self):
+                with server.lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._post()
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def _post(self):
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server.lock:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     action = server.script.popleft() if server.script else {}
+                if not action and server.faults is not None:
+                    action = server.faults(body) or {}
+                if server.latency:
+                    time.sleep(server.latency)
                 if action.get("sleep"):
                     time.sleep(action["sleep"])
                 if action.get("reset"):
@@ -66,6 +91,9 @@ class ScriptedOpenAI:
                 else:
                     reply = server.responder(body)
                     content = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
+                    if action.get("finish_reason", "stop") == "stop":
+                        with server.lock:
+                            server.answered.append(body)
                 self._send(200, {
                     "id": f"chatcmpl-{len(server.requests)}",
                     "object": "chat.completion",

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from conftest import run_dirs
 from pipeline.llm import Chat, embedded_server, resolve_config, shipped_gguf
 from pipeline.models import ModelSettings
 
@@ -47,7 +48,7 @@ def test_ladder_run_on_the_embedded_model_end_to_end(workspace, cli):
                  "--temperature", "0", "--seed", "1")
     assert result.exit_code in (0, 1), result.stderr  # the tiny model's copy may fail its checks
     assert "model: embedded smollm2-135m-instruct (llama-cpp-python on loopback)" in result.stderr
-    (run,) = (workspace / "outputs").iterdir()
+    (run,) = run_dirs(workspace)
     manifest = json.loads((run / "manifest.json").read_text())
     results = json.loads((run / "run_results.json").read_text())
     assert manifest["model"]["endpoint"] == "embedded"

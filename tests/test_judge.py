@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from conftest import run_dirs
 from openai_server import ScriptedOpenAI, fill
 
 EN = "Is your month-end close late again? See cash flow and an audit trail by the 5th."  # step 3 for cfo
@@ -81,7 +82,7 @@ def test_in_a_run_every_version_is_judged_and_its_calls_counted(workspace, cli, 
         result = cli("run", "-w", str(workspace), "--base-url", server.base_url, "--segment", "cfo",
                      "--channel", "landing_hero", *args)
     assert result.exit_code == 0, result.output
-    (run,) = (workspace / "outputs").iterdir()
+    (run,) = run_dirs(workspace)
     record = json.loads((run / "cfo" / "landing_hero.json").read_text())
     (attempt,) = record["attempts"]
     if judge_model is None:

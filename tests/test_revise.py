@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import make_workspace, needs_voikko
+from conftest import make_workspace, needs_voikko, run_dirs
 from openai_server import ScriptedOpenAI
 from pipeline import lemma
 from pipeline.check import check
@@ -138,7 +138,7 @@ def test_a_run_where_the_fix_passes_makes_no_revision_call(tmp_path, cli):
         result = cli("run", "-w", str(workspace), "--base-url", server.base_url, "--segment", "cfo",
                      "--channel", "landing_hero")
     assert result.exit_code == 0, result.output
-    (run,) = (workspace / "outputs").iterdir()
+    (run,) = run_dirs(workspace)
     record = json.loads((run / "cfo" / "landing_hero.json").read_text())
     assert [a["source"] for a in record["attempts"]] == ["draft", "fix"]
     assert record["status"] == "passed" and len(server.requests) == 1

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, SECRET
+from conftest import REPO, SECRET, run_dirs
 from openai_server import ScriptedOpenAI, fill
 
 EN = "Is your month-end close late again? See cash flow and an audit trail by the 5th."  # step 3 for cfo
@@ -22,7 +22,7 @@ def good(body: dict) -> dict:
 
 
 def run_dir(ws: Path) -> Path:
-    (run,) = (ws / "outputs").iterdir()
+    (run,) = run_dirs(ws)
     return run
 
 
@@ -115,7 +115,8 @@ def test_invalid_json_then_valid_inside_a_run(workspace, cli):
 def test_a_job_whose_replies_never_validate_is_an_error_and_others_go_on(workspace, cli):
     with ScriptedOpenAI(good) as server:
         server.script.extend([{"content": "nope"}] * 9)  # draft + 2 revision rounds, 3 calls each
-        result = cli("run", "-w", str(workspace), "--base-url", server.base_url, "--segment", "cfo")
+        result = cli("run", "-w", str(workspace), "--base-url", server.base_url, "--segment", "cfo",
+                     "--concurrency", "1")  # the script's replies go to the jobs in plan order
     assert result.exit_code == 1
     results = json.loads((run_dir(workspace) / "run_results.json").read_text())
     statuses = {r["channel"]: r["status"] for r in results["results"]}

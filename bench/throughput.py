@@ -1,0 +1,206 @@
+"""Throughput of ladder's model layer against a loopback OpenAI-protocol server.
+
+    python bench/throughput.py [-n 1000] [-c 32] [--latency 0.2] [--memory-n 10000] [--error-rate 0]
+
+A threaded HTTP server on 127.0.0.1 answers every chat completion after a fixed latency L (and,
+with --error-rate, a share of them with 503). ladder's real model layer (``Chat.structured``:
+retries, structured parts, the SQLite cache and call log) drafts N jobs with C in flight, the way
+``ladder run`` does (a thread pool). Prints:
+
+- wall time at latency L against the limit ceil(N/C)·L, and their ratio (target ≤ 1.10);
+- overhead per call at L=0 against a plain asyncio + AsyncOpenAI loop with a semaphore making
+  the same calls to the same server (target ratio ≤ 1.2);
+- a fully cached rerun of the same N jobs: model calls (must be 0) and its time as a share of
+  the first run's (target ≤ 5 %);
+- peak memory (RSS) after N and after --memory-n jobs at L=0, to show it does not grow with N
+  beyond the results themselves;
+
+then one line of JSON with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing
+import random
+import resource
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import openai  # noqa: E402
+
+from pipeline.draft import messages, parts_model  # noqa: E402
+from pipeline.llm import Chat, resolve_config  # noqa: E402
+from pipeline.load import example_dir, load_workspace  # noqa: E402
+from pipeline.models import ModelSettings  # noqa: E402
+from pipeline.plan import plan  # noqa: E402
+from pipeline.store import Store  # noqa: E402
+
+REPLY = json.dumps({"subject": "Lämpö", "preheader": "Ilman lainaa", "body": "Taloyhtiön lämmityskulut pienenevät.",
+                    "call_to_action": "Varaa puhelu"}, ensure_ascii=False)
+
+
+def _serve(latency: float, error_rate: float, port, count) -> None:
+    rng = random.Random(1)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            with count.get_lock():
+                count.value += 1
+                fail = rng.random() < error_rate
+            if latency:
+                time.sleep(latency)
+            if fail:
+                payload, status = {"error": {"message": "busy"}}, 503
+            else:
+                payload, status = {
+                    "id": "x", "object": "chat.completion", "created": 0, "model": "bench",
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": REPLY}}],
+                    "usage": {"prompt_tokens": 300, "completion_tokens": 40, "total_tokens": 340}}, 200
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    ThreadingHTTPServer.request_queue_size = 1024
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    port.value = httpd.server_address[1]
+    httpd.serve_forever()
+
+
+class Server:
+    """A loopback server in its own process (so it does not share the client's GIL) that
+    answers after ``latency`` seconds, a share ``error_rate`` of requests with 503; counts requests."""
+
+    def __init__(self, latency: float, error_rate: float = 0.0):
+        self._port, self._count = multiprocessing.Value("i", 0), multiprocessing.Value("i", 0)
+        self.proc = multiprocessing.Process(target=_serve, args=(latency, error_rate, self._port, self._count),
+                                            daemon=True)
+        self.proc.start()
+        while not self._port.value:
+            time.sleep(0.01)
+
+    @property
+    def requests(self) -> int:
+        return self._count.value
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port.value}/v1"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.join()
+
+
+def requests_for(n: int) -> list[list[dict]]:
+    """N distinct draft prompts: the example's board email prompt, numbered."""
+    ws, problems = load_workspace(example_dir())
+    assert ws is not None, problems
+    job = next(j for j in plan(ws).jobs if j.id.endswith("board.email"))
+    base = messages(ws, job, "draft.j2")
+    return [[base[0], {"role": "user", "content": f"{base[1]['content']}\n(variant {i})"}] for i in range(n)]
+
+
+def ladder_layer(url: str, prompts: list[list[dict]], concurrency: int, store: Store | None) -> float:
+    config = resolve_config(ModelSettings(max_retries=6, backoff=0.05), {"base_url": url, "model": "bench"}, {})
+    chat = Chat(config, url, store=store, run_id="bench")
+    output = parts_model(next(c for c in load_workspace(example_dir())[0].channels if c.id == "email"))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        results = list(pool.map(lambda m: chat.structured(m, output, 512), prompts))
+    assert len(results) == len(prompts)
+    return time.perf_counter() - started
+
+
+def plain_asyncio(url: str, prompts: list[list[dict]], concurrency: int) -> float:
+    async def go() -> None:
+        client = openai.AsyncOpenAI(base_url=url, api_key="x", max_retries=0)
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(m):
+            async with sem:
+                r = await client.chat.completions.create(model="bench", messages=m, max_tokens=512,
+                                                         response_format={"type": "json_object"})
+                return json.loads(r.choices[0].message.content)
+
+        await asyncio.gather(*(one(m) for m in prompts))
+        await client.close()
+
+    started = time.perf_counter()
+    asyncio.run(go())
+    return time.perf_counter() - started
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=1000, help="jobs")
+    ap.add_argument("-c", "--concurrency", type=int, default=32)
+    ap.add_argument("--latency", type=float, default=0.2, help="server latency L, seconds")
+    ap.add_argument("--memory-n", type=int, default=10_000, help="jobs for the memory figure (0: skip)")
+    ap.add_argument("--error-rate", type=float, default=0.0, help="share of replies that are 503s")
+    args = ap.parse_args()
+    n, c, lat = args.n, args.concurrency, args.latency
+    prompts = requests_for(n)
+    figures: dict = {"n": n, "concurrency": c, "latency_s": lat}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        slow = Server(lat, args.error_rate)
+        store = Store(Path(tmp) / "ladder.db")
+        wall = ladder_layer(slow.url, prompts, c, store)
+        limit = math.ceil(n / c) * lat
+        figures |= {"wall_s": round(wall, 3), "limit_s": round(limit, 3), "ratio_to_limit": round(wall / limit, 3),
+                    "server_requests": slow.requests}
+        before = slow.requests
+        cached = ladder_layer(slow.url, prompts, c, store)
+        figures |= {"cached_calls": slow.requests - before, "cached_share": round(cached / wall, 4)}
+        store.close()
+        slow.stop()
+
+    fast = Server(0.0)
+    ladder_l0 = min(ladder_layer(fast.url, prompts, c, None) for _ in range(2))
+    plain_l0 = min(plain_asyncio(fast.url, prompts, c) for _ in range(2))
+    figures |= {"ladder_l0_ms_per_call": round(1000 * ladder_l0 / n, 3),
+                "plain_l0_ms_per_call": round(1000 * plain_l0 / n, 3),
+                "overhead_ratio": round(ladder_l0 / plain_l0, 3)}
+    figures["peak_rss_mb_at_n"] = round(rss_mb(), 1)
+    if args.memory_n:
+        ladder_layer(fast.url, requests_for(args.memory_n), c, None)
+        figures |= {"memory_n": args.memory_n, "peak_rss_mb_at_memory_n": round(rss_mb(), 1)}
+    fast.stop()
+
+    print(f"{n} jobs, {c} in flight, latency {lat * 1000:.0f} ms")
+    print(f"  wall {figures['wall_s']} s vs limit ceil(N/C)·L = {figures['limit_s']} s: ratio {figures['ratio_to_limit']} (target ≤ 1.10)")
+    print(f"  cached rerun: {figures['cached_calls']} model calls, {figures['cached_share']:.1%} of the first run's time (target 0, ≤ 5 %)")
+    print(f"  at L=0: ladder {figures['ladder_l0_ms_per_call']} ms/call, plain asyncio+openai "
+          f"{figures['plain_l0_ms_per_call']} ms/call: ratio {figures['overhead_ratio']} (target ≤ 1.2)")
+    print(f"  peak RSS {figures['peak_rss_mb_at_n']} MB after {n} jobs"
+          + (f", {figures['peak_rss_mb_at_memory_n']} MB after {args.memory_n}" if args.memory_n else ""))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The model layer's SQLite file (``<outputs>/ladder.db``): a reply cache and a call log.
+
+Cache: every reply is stored under the SHA-256 of the canonical JSON of the request, so a rerun
+with unchanged inputs makes no model call. The canonical form is
+``json.dumps({"endpoint": E, "model": M, "params": P, "messages": MSGS}, sort_keys=True,
+separators=(",", ":"), ensure_ascii=False)`` where E is the endpoint with credentials and query
+string removed ("embedded" for the embedded model), P every request parameter except ``model``
+and ``messages`` (temperature, seed, max_tokens, response_format...), and MSGS the messages as
+sent. The n-th identical request within one run (n ≥ 1) is stored under SHA-256 of
+"<key>#<n>", so a revision round that asks exactly the same again gets a fresh sample, and a rerun
+replays the same sequence. Only complete replies are cached (finish_reason "stop"); a reply cut off or filtered is
+asked again next time.
+
+Call log: every request, cached or not, with its parameters, messages, reply, usage, duration,
+transport attempts, run and job. API keys are never part of a request's parameters and are never
+stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS replies (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    content TEXT NOT NULL,
+    finish_reason TEXT,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    run_id TEXT,
+    job_id TEXT,
+    endpoint TEXT,
+    model TEXT NOT NULL,
+    params TEXT NOT NULL,
+    messages TEXT NOT NULL,
+    reply TEXT,
+    finish_reason TEXT,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    seconds REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    cached INTEGER NOT NULL,
+    cache_key TEXT,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS calls_run_job ON calls (run_id, job_id);
+"""
+
+
+def canonical(endpoint: str, params: dict[str, Any]) -> str:
+    body = {k: v for k, v in params.items() if k not in ("model", "messages")}
+    return json.dumps({"endpoint": endpoint, "model": params["model"], "params": body,
+                       "messages": params["messages"]}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def cache_key(endpoint: str, params: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(endpoint, params).encode("utf-8")).hexdigest()
+
+
+class Store:
+    """One connection shared by the run's threads, serialised by a lock; WAL so a reader
+    (``ladder logs``) never blocks a run."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT content, finish_reason, prompt_tokens, completion_tokens FROM replies WHERE key = ?", (key,)
+            ).fetchone()
+        if row is None:
+            return None
+        return {"content": row[0], "finish_reason": row[1], "prompt_tokens": row[2], "completion_tokens": row[3]}
+
+    def put(self, key: str, model: str, content: str, finish_reason: str | None, prompt_tokens: int,
+            completion_tokens: int) -> None:
+        with self.lock:
+            self.db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (key, model, content, finish_reason, prompt_tokens, completion_tokens, time.time()))
+
+    def log(self, **call: Any) -> None:
+        params = {k: v for k, v in call.pop("params").items() if k not in ("model", "messages")}
+        messages = call.pop("messages")
+        row = {"at": time.time(), "params": json.dumps(params, ensure_ascii=False),
+               "messages": json.dumps(messages, ensure_ascii=False), **call}
+        cols = ", ".join(row)
+        with self.lock:
+            self.db.execute(f"INSERT INTO calls ({cols}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+
+    def calls(self, run_id: str | None = None, job_id: str | None = None, model: str | None = None,
+              limit: int = 50) -> list[dict[str, Any]]:
+        where, args = [], []
+        for column, value in (("run_id", run_id), ("job_id", job_id), ("model", model)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT * FROM calls" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
+        with self.lock:
+            cur = self.db.execute(sql, (*args, limit))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()][::-1]
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
