@@ -17,6 +17,17 @@ from .models import Attempt, Channel, Finding, Job, Workspace
 
 
 def parts_model(channel: Channel) -> type[BaseModel]:
+    """The structured output for a channel: one string field per part (built once per channel)."""
+    key = channel.model_dump_json()
+    if key not in _PARTS_MODELS:
+        _PARTS_MODELS[key] = _build_parts_model(channel)
+    return _PARTS_MODELS[key]
+
+
+_PARTS_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def _build_parts_model(channel: Channel) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for p in channel.parts:
         limit = f" At most {p.max_chars} characters." if p.max_chars else ""
