@@ -142,14 +142,15 @@ def test_an_interrupted_run_leaves_complete_results_with_unfinished_jobs_marked(
         for _ in range(50):
             server.script.append({"sleep": 0.4})
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "run", "-w", str(workspace), "--base-url", server.base_url],
+            [sys.executable, "-m", "pipeline.cli", "run", "-w", str(workspace), "--base-url", server.base_url,
+             "--concurrency", "1"],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)},
         )
         results_file = None
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             files = list((workspace / "outputs").glob("*/run_results.json"))
-            if files and json.loads(files[0].read_text())["summary"]["passed"] >= 2:
+            if files and len(list(files[0].parent.glob("*/*.json"))) >= 2:  # two jobs written
                 results_file = files[0]
                 break
             time.sleep(0.1)
