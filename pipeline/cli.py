@@ -7,7 +7,6 @@ cannot be reached exits 3, a run whose drafts fail their checks exits 1.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import sys
