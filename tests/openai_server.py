@@ -26,6 +26,14 @@ def fill(body: dict, text: str) -> dict[str, str]:
     return {name: text[: spec.get("maxLength", len(text))].strip() for name, spec in props.items()}
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A dropped client (a killed run, a reset we scripted) is expected here: no traceback on
+    stderr from a daemon thread, which could race the interpreter's shutdown."""
+
+    def handle_error(self, request, client_address):
+        pass
+
+
 class ScriptedOpenAI:
     """An OpenAI-protocol server on loopback. Each request takes the next ``script`` action, or
     else ``faults(body)``'s (for random fault injection), or else answers with ``responder``.
@@ -114,7 +122,7 @@ class ScriptedOpenAI:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
