@@ -193,15 +193,14 @@ def borrowed_voice(ctx: CheckContext) -> Iterable[Finding]:
             for term in other.vocabulary.use:
                 if term not in own:
                     others.setdefault(term, other)
-    candidates = [(term, other) for term, other in others.items() if ctx.has_term(term)]
+    candidates = [(term, other, spans[0]) for term, other in others.items() if (spans := ctx.has_term(term))]
     if not candidates:
         return
     shared = " ".join([*seg.vocabulary.use, *seg.vocabulary.concepts.values(), *seg.needs, *seg.objections,
                        *seg.tone.examples, ctx.support])
-    for term, other in candidates:
+    for term, other, (start, end) in candidates:
         if text.find_term(shared, term, ctx.language):
             continue
-        start, end = ctx.has_term(term)[0]
         yield Finding(rule="vocabulary.borrowed", level="warning", span=ctx.body[start:end],
                       message=f"'{ctx.body[start:end]}' is {other.name}'s word, not this segment's",
                       fix=f"replace '{ctx.body[start:end]}' with this segment's own words "
@@ -211,8 +210,8 @@ def borrowed_voice(ctx: CheckContext) -> Iterable[Finding]:
 NUMBER = re.compile(r"(?<![\w])\d+(?:[.,]\d+)?")
 
 
-def _numbers(value: str) -> set[str]:
-    return {m.group().replace(",", ".") for m in NUMBER.finditer(value)}
+def _number(found: str) -> str:
+    return found.replace(",", ".")  # 4,6 and 4.6 are one figure
 
 
 def claims(ctx: CheckContext) -> Iterable[Finding]:
@@ -221,17 +220,18 @@ def claims(ctx: CheckContext) -> Iterable[Finding]:
     if ctx.core is None:
         return
     lang, support = ctx.language, ctx.support
-    known = _numbers(support)
-    proof = "; ".join(f"{p.id}: {p.claim.get(lang) or next(iter(p.claim.values()))}" for p in ctx.core.proof_points)
+    known = {_number(m.group()) for m in NUMBER.finditer(support)}
+    guarantees_given = bool(matches(support, lang, "guarantee"))
+    proof = "; ".join(f"{p.id}: {p.text(lang)}" for p in ctx.core.proof_points)
     use_proof = f"use only the facts of the proof points ({proof})" if proof else "remove it: the core has no proof points"
     support_lemmas = {b for t in text.tokens(support) for b in lemma.lemmas(t.text, lang, heads=True)}
     for name, (value, _) in ctx.part_tokens.items():
         for m in NUMBER.finditer(value):
-            if m.group().replace(",", ".") not in known:
+            if _number(m.group()) not in known:
                 yield Finding(rule="claims.unsupported", level="error", part=name, span=m.group(),
                               message=f"the figure '{m.group()}' traces to no proof point of the core statement",
                               fix=f"remove the figure '{m.group()}' or {use_proof}")
-        if not matches(support, lang, "guarantee"):
+        if not guarantees_given:
             for a, b in matches(value, lang, "guarantee")[:1]:
                 yield Finding(rule="claims.unsupported", level="error", part=name, span=value[a:b],
                               message=f"'{value[a:b]}' promises a guarantee the core statement does not give",
@@ -272,7 +272,7 @@ def tone(ctx: CheckContext) -> Iterable[Finding]:
     if ctx.segment is None or not ctx.body:
         return
     want, lang = ctx.segment.tone, ctx.language
-    toks = text.tokens(ctx.body)
+    toks = ctx.body_tokens
     persons = _persons(toks, lang)
     if lang == "fi":
         other = "sinä" if want.address == "te" else "te"
@@ -291,13 +291,14 @@ def tone(ctx: CheckContext) -> Iterable[Finding]:
                           message=f"talks about us ({we}×) more than to the reader ({you}×)",
                           fix="talk less about us and more about what the reader gets")
     sentences = text.sentences(ctx.body)
-    running = [s for s in sentences if len(text.tokens(s)) >= 4]  # not headlines or buttons
+    counted = [(s, len(text.tokens(s))) for s in sentences]
+    running = [(s, n) for s, n in counted if n >= 4]  # not headlines or buttons
     limits = SENTENCE_WORDS.get(lang)
     if limits and running:
-        lengths = [len(text.tokens(s)) for s in running]
+        lengths = [n for _, n in running]
         average, limit = sum(lengths) / len(lengths), limits[want.sentence_length]
         if average > limit or max(lengths) > 2 * limit:
-            longest = running[lengths.index(max(lengths))]
+            longest = running[lengths.index(max(lengths))][0]
             yield Finding(rule="tone.sentence_length", level="suggestion", span=longest[:80],
                           message=f"sentences average {average:.0f} words; this segment's {want.sentence_length} "
                                   f"sentences are at most about {limit}",
@@ -400,7 +401,7 @@ def _proof_hint(ctx: CheckContext, step: int) -> str:
     lang = ctx.language
     if step == 5 and ctx.core.proof_points:
         p = ctx.core.proof_points[0]
-        return f"; add the evidence of proof point {p.id}: {p.claim.get(lang) or next(iter(p.claim.values()))}"
+        return f"; add the evidence of proof point {p.id}: {p.text(lang)}"
     if step == 4 and ctx.core.differentiators.get(lang):
         return f"; say what sets us apart: {ctx.core.differentiators[lang][0]}"
     return ""

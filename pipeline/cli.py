@@ -168,9 +168,9 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
 
         store = Store(runs_dir / "ladder.db")
         limiter = Limiter(config.requests_per_minute, config.tokens_per_minute)
-        chat = Chat(config, base, store=store, cache=cache or "use", run_id=run_id, limiter=limiter)
-        judge_chat = Chat(config.judge(), base, store=store, cache=cache or "use", run_id=run_id,
-                          limiter=limiter) if config.judge_model else None
+        shared = {"store": store, "cache": cache or "use", "run_id": run_id, "limiter": limiter}
+        chat = Chat(config, base, **shared)
+        judge_chat = Chat(config.judge(), base, **shared) if config.judge_model else None
         writer = RunWriter(out_dir, run_id, None if resume else manifest(ws, plan, run_id, config.public(), arguments),
                            plan)
         with click.progressbar(length=len(plan.jobs) - len(done), label="drafting", file=sys.stderr,

@@ -64,7 +64,7 @@ def prompt_context(
         "core_sentence": core.core[lang],
         "differentiators": core.differentiators.get(lang, []),
         "proof_points": [
-            {"id": p.id, "claim": p.claim.get(lang) or next(iter(p.claim.values()))} for p in core.proof_points
+            {"id": p.id, "claim": p.text(lang)} for p in core.proof_points
         ],
         "concepts": [
             {"id": k.id, "name": k.name, "term": seg.vocabulary.concepts.get(k.id, k.name)} for k in core.key_concepts

@@ -406,7 +406,7 @@ class Chat:
     def _log(self, params: dict[str, Any], reply: Reply, key: str | None, error: str | None = None) -> None:
         if self.store is None:
             return
-        self.store.log(params=params, messages=params["messages"], run_id=self.run_id, job_id=current_job.get(),
+        self.store.log(params, run_id=self.run_id, job_id=current_job.get(),
                        endpoint=self.endpoint, model=self.config.model, reply=reply.content,
                        finish_reason=reply.finish_reason, prompt_tokens=reply.usage.prompt_tokens,
                        completion_tokens=reply.usage.completion_tokens, seconds=round(reply.seconds, 4),

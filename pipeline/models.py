@@ -40,6 +40,10 @@ class ProofPoint(Strict):
     claim: dict[Language, NonEmpty]
     source: str = ""
 
+    def text(self, language: str) -> str:
+        """The claim in ``language``, or in the first language it has."""
+        return self.claim.get(language) or next(iter(self.claim.values()))
+
 
 class CoreStatement(Strict):
     """The one thing that unites every segment; fixed and shared by every variant."""

@@ -97,11 +97,11 @@ class Store:
             self.db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (key, model, content, finish_reason, prompt_tokens, completion_tokens, time.time()))
 
-    def log(self, **call: Any) -> None:
-        params = {k: v for k, v in call.pop("params").items() if k not in ("model", "messages")}
-        messages = call.pop("messages")
-        row = {"at": time.time(), "params": json.dumps(params, ensure_ascii=False),
-               "messages": json.dumps(messages, ensure_ascii=False), **call}
+    def log(self, params: dict[str, Any], **call: Any) -> None:
+        """One call: its request ``params`` (messages are stored apart) and what came of it."""
+        rest = {k: v for k, v in params.items() if k not in ("model", "messages")}
+        row = {"at": time.time(), "params": json.dumps(rest, ensure_ascii=False),
+               "messages": json.dumps(params["messages"], ensure_ascii=False), **call}
         cols = ", ".join(row)
         with self.lock:
             self.db.execute(f"INSERT INTO calls ({cols}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
