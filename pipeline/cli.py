@@ -87,10 +87,21 @@ def validate(workspace: Path) -> None:
 
 @main.command("plan")
 @WORKSPACE
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def plan_cmd(workspace: Path, as_json: bool) -> None:
-    """Show the job matrix: segment × channel × target step."""
+@click.option("--json", "as_json", is_flag=True, help="Print the plan (or the estimate) as JSON.")
+@click.option("--estimate", is_flag=True, help="Also estimate calls, tokens and cost, before anything is spent.")
+@click.option("--base-url", help="The endpoint the run will use. [env: LADDER_BASE_URL]")
+@click.option("--model", help="The model the run will use. [env: LADDER_MODEL]")
+@click.option("--judge-model", help="The judge model the run will use. [env: LADDER_JUDGE_MODEL]")
+@click.option("--batch", is_flag=True, help="Price the run as a Batch API run.")
+@click.option("-o", "--outputs", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the run's reply cache and call log are. Default: <workspace>/outputs.")
+def plan_cmd(workspace: Path, as_json: bool, estimate: bool, base_url, model, judge_model, batch, outputs) -> None:
+    """Show the job matrix: segment × channel × target step; with --estimate, what it will cost."""
     ws, plan, _ = _load(workspace)
+    if estimate:
+        _print_estimate(ws, plan, {"base_url": base_url, "model": model, "judge_model": judge_model},
+                        outputs or workspace / "outputs", batch, as_json)
+        return
     if as_json:
         click.echo(json.dumps(plan.model_dump(), ensure_ascii=False, indent=2))
         return
@@ -105,6 +116,46 @@ def plan_cmd(workspace: Path, as_json: bool) -> None:
         click.echo(f"\nskipped ({len(plan.skipped)}):")
         for s in plan.skipped:
             click.echo(f"  {s.segment} × {s.channel}: {s.reason}")
+
+
+def _print_estimate(ws: Workspace, plan: Plan, flags: dict, runs_dir: Path, batch: bool, as_json: bool) -> None:
+    from .estimate import estimate
+    from .store import Store
+
+    config = resolve_config(ws.config.model, flags)
+    db = runs_dir / "ladder.db"
+    store = Store(db) if db.is_file() else None
+    try:
+        est = estimate(ws, plan, config, store, batch=batch)
+    finally:
+        if store is not None:
+            store.close()
+    if as_json:
+        click.echo(json.dumps(est, ensure_ascii=False, indent=2))
+        return
+
+    def block(title: str, part: dict) -> None:
+        price = part["price"]
+        click.echo(f"{title}: " + (f"${price['input_per_1m']} in / ${price['output_per_1m']} out per 1M tokens"
+                                   + (f", batch × {price['batch_discount']}" if price["batch_discount"] else "")
+                                   if price else "no price (add it under model.prices in ladder.yaml)"))
+        rows = [(name.replace("_", " "), f"{f['calls']:,}", f"{f['prompt_tokens']:,}", f"{f['completion_tokens']:,}",
+                 "-" if f["cost_usd"] is None else f"${f['cost_usd']:.4f}")
+                for name, f in ((k, part[k]) for k in ("at_least", "expected", "at_most"))]
+        click.echo(_table(("", "calls", "prompt tokens", "completion tokens", "cost"), rows))
+
+    click.echo(f"{est['jobs']} jobs on {est['model']} at {est['endpoint']}; "
+               f"{est['cached_first_drafts']} first drafts already in the reply cache (no cost)\n")
+    block(est["model"], est)
+    if "judge" in est:
+        click.echo()
+        block(f"judge {est['judge']['model']}", est["judge"])
+    b = est["basis"]
+    click.echo(f"\nbasis: {b['calls']} earlier calls in the call log: {b['chars_per_token']} characters a token, "
+               f"{b['completion_per_call']} completion tokens a call, {b['calls_per_job']} calls a job"
+               if b["source"] == "call log" else
+               "\nbasis: no earlier calls of this model in the call log; assumed 4 characters a token, "
+               f"half of max_tokens a reply, {b['calls_per_job']} calls a job")
 
 
 def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
@@ -129,6 +180,10 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
               "the embedded model: 1). [env: LADDER_CONCURRENCY]")
 @click.option("--rpm", "requests_per_minute", type=click.IntRange(1), help="Client-side requests-per-minute limit.")
 @click.option("--tpm", "tokens_per_minute", type=click.IntRange(1), help="Client-side tokens-per-minute limit.")
+@click.option("--max-tokens-total", type=click.IntRange(1), help="Stop before the run spends more tokens; "
+              "what is done is kept, the rest is marked skipped (--resume finishes it). [env: LADDER_MAX_TOKENS_TOTAL]")
+@click.option("--max-cost", type=click.FloatRange(0, min_open=True), help="Stop before the run spends more "
+              "than this many USD, at the price table's prices. [env: LADDER_MAX_COST]")
 @click.option("--no-cache", "cache", flag_value="off", help="Neither read nor write the reply cache.")
 @click.option("--refresh", "cache", flag_value="refresh", help="Ask the model again and overwrite cached replies.")
 @click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None, metavar="[RUN_ID]",
@@ -138,7 +193,8 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
 @click.option("-o", "--outputs", type=click.Path(file_okay=False, path_type=Path),
               help="Where run folders go. Default: <workspace>/outputs.")
 def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds, judge_model, concurrency,
-        requests_per_minute, tokens_per_minute, cache, resume, segments, channels, outputs) -> None:
+        requests_per_minute, tokens_per_minute, max_tokens_total, max_cost, cache, resume, segments, channels,
+        outputs) -> None:
     """Draft, check, revise and render every planned job into outputs/<run-id>/."""
     ws, plan, _ = _load(workspace)
     plan = _filter(plan, segments, channels)
@@ -146,7 +202,7 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
         ws = ws.model_copy(update={"config": ws.config.model_copy(update={"revise_rounds": revise_rounds})})
     flags = {"base_url": base_url, "model": model, "gguf": gguf, "temperature": temperature, "seed": seed,
              "judge_model": judge_model, "concurrency": concurrency, "requests_per_minute": requests_per_minute,
-             "tokens_per_minute": tokens_per_minute}
+             "tokens_per_minute": tokens_per_minute, "max_tokens_total": max_tokens_total, "max_cost": max_cost}
     runs_dir = outputs or workspace / "outputs"
     done: dict = {}
     if resume:
@@ -156,6 +212,12 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     else:
         run_id = new_run_id()
     config = resolve_config(ws.config.model, flags)
+    if config.max_cost is not None:
+        unpriced = [m for m in (config.model, config.judge_model) if m and config.price(m) is None]
+        if unpriced:
+            raise InvalidWorkspace([Problem("--max-cost", None, "", f"no price for model '{m}': add it under "
+                                            "model.prices in ladder.yaml ({input: USD, output: USD} per 1M tokens)")
+                                    for m in unpriced])
     out_dir = runs_dir / run_id
     arguments = {k: v for k, v in {**flags, "segments": list(segments), "channels": list(channels),
                                    "revise_rounds": revise_rounds}.items() if v not in (None, [])}
@@ -168,7 +230,8 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
 
         store = Store(runs_dir / "ladder.db")
         limiter = Limiter(config.requests_per_minute, config.tokens_per_minute)
-        shared = {"store": store, "cache": cache or "use", "run_id": run_id, "limiter": limiter}
+        shared = {"store": store, "cache": cache or "use", "run_id": run_id, "limiter": limiter,
+                  "budget": config.budget()}
         chat = Chat(config, base, **shared)
         judge_chat = Chat(config.judge(), base, **shared) if config.judge_model else None
         writer = RunWriter(out_dir, run_id, None if resume else manifest(ws, plan, run_id, config.public(), arguments),
@@ -256,9 +319,14 @@ def _print_summary(results: dict, out_dir: Path) -> None:
     tokens = s["prompt_tokens"] + s["completion_tokens"]
     click.echo(
         f"\n{s['jobs']} jobs: {s['passed']} passed, {s['failed']} failed, {s['errors']} errors, "
-        f"{s['revised']} revised · {tokens} tokens ({s['prompt_tokens']} prompt, {s['completion_tokens']} completion) · "
+        + (f"{s['skipped']} skipped, " if s.get("skipped") else "") +
+        f"{s['revised']} revised · {tokens} tokens ({s['prompt_tokens']} prompt, {s['completion_tokens']} completion)"
+        + (f" · ${s['cost_usd']:.4f}" if s.get("cost_usd") else "") + " · "
         f"{s['seconds']:.1f} s"
     )
+    if s.get("skipped"):
+        click.secho(f"{s['skipped']} jobs skipped at the cap: `ladder run --resume {results['run_id']}` "
+                    "with a higher cap finishes them", fg="yellow", err=True)
     click.echo(f"outputs: {out_dir}")
 
 

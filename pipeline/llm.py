@@ -80,10 +80,33 @@ class ModelConfig:
     concurrency: int = 4
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
+    max_tokens_total: int | None = None
+    max_cost: float | None = None
+    prices: Mapping[str, tuple[float, float]] = field(default_factory=dict, compare=False)
 
     @property
     def embedded(self) -> bool:
         return self.base_url is None
+
+    def price(self, model: str | None = None) -> tuple[float, float] | None:
+        """(input, output) USD per 1M tokens for ``model`` (default: the drafting model): its own
+        entry, else the longest entry it starts with (a dated version); None when unknown."""
+        model = model or self.model
+        if self.embedded and model == self.model:
+            return (0.0, 0.0)  # runs here
+        if model in self.prices:
+            return self.prices[model]
+        names = [n for n in self.prices if model.startswith(n + "-")]
+        return self.prices[max(names, key=len)] if names else None
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        price = self.price()
+        return None if price is None else (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
+
+    def budget(self) -> Budget | None:
+        if self.max_tokens_total is None and self.max_cost is None:
+            return None
+        return Budget(self.max_tokens_total, self.max_cost)
 
     def public(self) -> dict[str, Any]:
         """What the manifest may record: everything but the key."""
@@ -101,6 +124,8 @@ class ModelConfig:
             "concurrency": self.concurrency,
             "requests_per_minute": self.requests_per_minute,
             "tokens_per_minute": self.tokens_per_minute,
+            "max_tokens_total": self.max_tokens_total,
+            "max_cost": self.max_cost,
         }
 
     def judge(self) -> ModelConfig | None:
@@ -156,7 +181,26 @@ def resolve_config(
         concurrency=1 if not base_url else int(pick("concurrency", "LADDER_CONCURRENCY", settings.concurrency)),
         requests_per_minute=_int_or_none(pick("requests_per_minute", "LADDER_RPM", None)),
         tokens_per_minute=_int_or_none(pick("tokens_per_minute", "LADDER_TPM", None)),
+        max_tokens_total=_int_or_none(pick("max_tokens_total", "LADDER_MAX_TOKENS_TOTAL", None)),
+        max_cost=_float_or_none(pick("max_cost", "LADDER_MAX_COST", None)),
+        prices=price_table(settings),
     )
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def shipped_prices() -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load((Path(__file__).parent / "prices.yaml").read_text(encoding="utf-8"))
+
+
+def price_table(settings: ModelSettings) -> dict[str, tuple[float, float]]:
+    """The shipped list prices, with the workspace's own over them."""
+    table = {name: (p["input"], p["output"]) for name, p in shipped_prices()["prices"].items()}
+    return table | {name: (p.input, p.output) for name, p in settings.prices.items()}
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -251,8 +295,68 @@ class Reply:
     cached: bool = False
 
 
-# The job a call belongs to, for the call log; set by the run in each worker thread.
+# The job a call belongs to (for the call log) and how often it asked each request (for the
+# cache key); set by the run around each job with ``job_scope``.
 current_job: contextvars.ContextVar[str | None] = contextvars.ContextVar("ladder_job", default=None)
+_asked: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar("ladder_asked", default=None)
+
+
+@contextmanager
+def job_scope(job_id: str) -> Iterator[None]:
+    """Calls made inside belong to ``job_id``; identical requests are counted per job, so a
+    job's n-th identical request has the same cache key whatever the other jobs do."""
+    tokens = current_job.set(job_id), _asked.set({})
+    try:
+        yield
+    finally:
+        current_job.reset(tokens[0])
+        _asked.reset(tokens[1])
+
+
+class BudgetExhausted(Exception):
+    """A call would pass the run's token or cost cap; the run stops asking."""
+
+
+def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
+    """About 4 characters a token, plus a few for each message's framing: a reservation, not a bill."""
+    return sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages) + 3
+
+
+class Budget:
+    """A run's cap on tokens and/or cost, shared by all threads. Before a call its worst case
+    (estimated prompt + ``max_tokens``) is reserved; a call that would pass the cap is not made.
+    After the call the reservation becomes what the endpoint reports it used. Overshoot is
+    bounded by the prompt estimate's error; completion tokens never pass ``max_tokens``."""
+
+    def __init__(self, max_tokens: int | None = None, max_cost: float | None = None):
+        self.max_tokens, self.max_cost = max_tokens, max_cost
+        self.tokens = self.reserved_tokens = 0
+        self.cost = self.reserved_cost = 0.0
+        self.lock = threading.Lock()
+
+    def reserve(self, tokens: int, cost: float) -> tuple[int, float]:
+        with self.lock:
+            if (self.max_tokens is not None and self.tokens + self.reserved_tokens + tokens > self.max_tokens) or (
+                    self.max_cost is not None and self.cost + self.reserved_cost + cost > self.max_cost):
+                raise BudgetExhausted(self.describe())
+            self.reserved_tokens += tokens
+            self.reserved_cost += cost
+        return tokens, cost
+
+    def settle(self, reservation: tuple[int, float], usage: Usage) -> None:
+        with self.lock:
+            self.reserved_tokens -= reservation[0]
+            self.reserved_cost -= reservation[1]
+            self.tokens += usage.total_tokens
+            self.cost += usage.cost_usd or 0.0
+
+    def describe(self) -> str:
+        caps = []
+        if self.max_tokens is not None:
+            caps.append(f"{self.tokens:,} of {self.max_tokens:,} tokens")
+        if self.max_cost is not None:
+            caps.append(f"${self.cost:.4f} of ${self.max_cost:.4f}")
+        return "cap reached: " + ", ".join(caps) + " spent"
 
 
 class Limiter:
@@ -308,13 +412,35 @@ def retry_after(exc: BaseException | None) -> float | None:
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
+def request_params(config: ModelConfig, messages: list[dict[str, str]], max_tokens: int,
+                   schema: dict | None = None) -> dict[str, Any]:
+    """The chat-completions request for ``messages``, as sent (and as keyed in the cache)."""
+    params: dict[str, Any] = {
+        "model": config.model,
+        "messages": messages,
+        "temperature": config.temperature,
+        "max_tokens": max_tokens,
+    }
+    if config.seed is not None:
+        params["seed"] = config.seed
+    if schema is not None and config.structured_output == "json_schema":
+        params["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": schema.get("title", "parts"), "schema": schema},
+        }
+    elif schema is not None and config.structured_output == "json_object":
+        # llama.cpp's servers take the schema here and constrain decoding with it
+        params["response_format"] = {"type": "json_object", "schema": schema}
+    return params
+
+
 class Chat:
     """A chat-completions client for one endpoint, safe to share between threads. With a
     ``store``, replies are cached (``cache``: "use", "refresh" to ask again and overwrite, "off")
     and every call is logged."""
 
     def __init__(self, config: ModelConfig, base_url: str, store: Store | None = None, cache: str = "use",
-                 run_id: str | None = None, limiter: Limiter | None = None):
+                 run_id: str | None = None, limiter: Limiter | None = None, budget: Budget | None = None):
         self.config = config
         self.client = openai.OpenAI(
             base_url=base_url,
@@ -324,9 +450,10 @@ class Chat:
         )
         self.store, self.cache, self.run_id = store, cache, run_id
         self.limiter = limiter or Limiter()
+        self.budget = budget
         self.endpoint = config.public()["endpoint"]
-        self._seen: dict[str, int] = {}
-        self._seen_lock = threading.Lock()
+        self._asked: dict[str, int] = {}  # outside any job_scope
+        self._asked_lock = threading.Lock()
 
     def _wait(self, state: RetryCallState) -> float:
         exp = self.config.backoff * 2 ** (state.attempt_number - 1)
@@ -335,22 +462,7 @@ class Chat:
         return max(delay, min(asked, 300)) if asked is not None else delay
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int, schema: dict | None = None) -> Reply:
-        params: dict[str, Any] = {
-            "model": self.config.model,
-            "messages": messages,
-            "temperature": self.config.temperature,
-            "max_tokens": max_tokens,
-        }
-        if self.config.seed is not None:
-            params["seed"] = self.config.seed
-        if schema is not None and self.config.structured_output == "json_schema":
-            params["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": schema.get("title", "parts"), "schema": schema},
-            }
-        elif schema is not None and self.config.structured_output == "json_object":
-            # llama.cpp's servers take the schema here and constrain decoding with it
-            params["response_format"] = {"type": "json_object", "schema": schema}
+        params = request_params(self.config, messages, max_tokens, schema)
         started = time.perf_counter()
         key = self._key(params) if self.store is not None else None
         if key is not None and self.cache == "use" and (hit := self.store.get(key)) is not None:
@@ -359,7 +471,11 @@ class Chat:
                           seconds=time.perf_counter() - started, transport_attempts=0)
             self._log(params, reply, key)
             return reply
-        self.limiter.acquire(sum(len(m["content"]) for m in messages) // 4 + max_tokens)
+        prompt_estimate = estimate_prompt_tokens(messages)
+        reservation = (self.budget.reserve(prompt_estimate + max_tokens,
+                                           self.config.cost(prompt_estimate, max_tokens) or 0.0)
+                       if self.budget else None)
+        self.limiter.acquire(prompt_estimate + max_tokens)
         attempts = 0
         try:
             for attempt in Retrying(
@@ -372,6 +488,8 @@ class Chat:
                     attempts += 1
                     response = self.client.chat.completions.create(**params)
         except Exception as e:
+            if reservation is not None:
+                self.budget.settle(reservation, Usage())
             failed = Reply(content="", finish_reason=None, usage=Usage(), seconds=time.perf_counter() - started,
                            transport_attempts=attempts)
             self._log(params, failed, key, error=f"{type(e).__name__}: {e}")
@@ -384,10 +502,13 @@ class Chat:
             usage=Usage(
                 prompt_tokens=usage.prompt_tokens if usage else 0,
                 completion_tokens=usage.completion_tokens if usage else 0,
+                cost_usd=self.config.cost(usage.prompt_tokens, usage.completion_tokens) if usage else 0.0,
             ),
             seconds=time.perf_counter() - started,
             transport_attempts=attempts,
         )
+        if reservation is not None:
+            self.budget.settle(reservation, reply.usage)
         if key is not None and self.cache != "off" and reply.finish_reason == "stop" and reply.content.strip():
             self.store.put(key, self.config.model, reply.content, reply.finish_reason,
                            reply.usage.prompt_tokens, reply.usage.completion_tokens)
@@ -395,12 +516,14 @@ class Chat:
         return reply
 
     def _key(self, params: dict[str, Any]) -> str:
-        """The cache key; the n-th identical request of a run gets its own (a revision that
+        """The cache key; the n-th identical request of a job gets its own (a revision that
         asks the same again gets a fresh sample, and a rerun replays the same sequence)."""
         key = cache_key(self.endpoint, params)
-        with self._seen_lock:
-            n = self._seen.get(key, 0)
-            self._seen[key] = n + 1
+        asked = _asked.get()
+        with self._asked_lock:
+            asked = self._asked if asked is None else asked
+            n = asked.get(key, 0)
+            asked[key] = n + 1
         return key if n == 0 else hashlib.sha256(f"{key}#{n}".encode()).hexdigest()
 
     def _log(self, params: dict[str, Any], reply: Reply, key: str | None, error: str | None = None) -> None:
@@ -416,7 +539,7 @@ class Chat:
         self, messages: list[dict[str, str]], output: type[T], max_tokens: int
     ) -> tuple[T, Usage, int]:
         """Ask for ``output`` as JSON; re-ask with the error when the reply does not validate."""
-        schema = _schema(output)
+        schema = schema_of(output)
         messages = list(messages)
         usage = Usage()
         content: str | None = None
@@ -440,7 +563,7 @@ class Chat:
 
 
 @lru_cache(maxsize=256)
-def _schema(output: type[BaseModel]) -> dict:
+def schema_of(output: type[BaseModel]) -> dict:
     """A model's JSON schema, built once (pydantic takes ~1 ms to build one)."""
     return output.model_json_schema()
 

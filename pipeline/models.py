@@ -195,6 +195,13 @@ class LadderOverride(Strict):
 # --- workspace config -----------------------------------------------------------------------
 
 
+class Price(Strict):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
 class ModelSettings(Strict):
     base_url: str | None = None
     model: str | None = None
@@ -213,6 +220,10 @@ class ModelSettings(Strict):
     tokens_per_minute: int | None = Field(default=None, gt=0, description="Client-side token limit (estimated).")
     judge_model: str | None = Field(default=None, description="A capable model at the same endpoint that also "
                                     "judges each draft's ladder step (optional; the rules always run).")
+    prices: dict[str, Price] = Field(default={}, description="Prices per model, over the shipped table "
+                                     "(pipeline/prices.yaml); a name matches itself and its dated versions.")
+    max_tokens_total: int | None = Field(default=None, gt=0, description="Stop a run before it spends more tokens.")
+    max_cost: float | None = Field(default=None, gt=0, description="Stop a run before it spends more (USD).")
 
 
 class CampaignConfig(Strict):
@@ -273,15 +284,18 @@ class Plan(BaseModel):
 class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float | None = 0.0  # None: a model without a price was used
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
     def __add__(self, other: Usage) -> Usage:
+        cost = None if self.cost_usd is None or other.cost_usd is None else self.cost_usd + other.cost_usd
         return Usage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=cost,
         )
 
 
@@ -358,9 +372,10 @@ class JobResult(BaseModel):
     model_config = ConfigDict(validate_assignment=True)
 
     job: Job
-    status: Literal["passed", "failed", "error", "pending", "interrupted"]
+    status: Literal["passed", "failed", "error", "skipped", "pending", "interrupted"]
     attempts: list[Attempt] = []
     output: str | None = None
+    note: str | None = None  # why a job stopped early (a token or cost cap)
     seconds: float = 0.0
 
     @property

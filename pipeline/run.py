@@ -14,7 +14,7 @@ import openai
 from .check import context, evaluate
 from .draft import draft
 from .judge import combine, judge
-from .llm import Chat, ModelUnavailable, current_job
+from .llm import BudgetExhausted, Chat, ModelUnavailable, job_scope
 from .models import Attempt, Job, JobResult, Plan, Workspace, best_attempt
 from .render import render, suffix
 from .revise import fix, revise
@@ -42,6 +42,7 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat |
         attempts.append(attempt)
         return attempt
 
+    note = None
     try:
         attempt = checked(draft(ws, job, chat))
         for revision in range(rounds + 1):
@@ -52,10 +53,13 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat |
                 break
             # revise the best version so far; a reply that failed validation gets its round too
             attempt = checked(revise(ws, job, chat, best) if best else draft(ws, job, chat))
+    except BudgetExhausted as e:  # keep what was made; a job with nothing checked is skipped
+        note = f"stopped: {e}"
     except (openai.APIConnectionError, openai.AuthenticationError, openai.PermissionDeniedError,
             openai.NotFoundError) as e:
         raise ModelUnavailable(f"{type(e).__name__}: {e}") from e
-    result = JobResult(job=job, status="error", attempts=attempts, seconds=time.perf_counter() - started)
+    result = JobResult(job=job, status="skipped" if note else "error", attempts=attempts, note=note,
+                       seconds=time.perf_counter() - started)
     if result.best is not None:
         result.status = "passed" if result.best.check.passed else "failed"
     return result
@@ -79,11 +83,8 @@ def execute(
         writer.restore(result)
 
     def work(job: Job) -> tuple[JobResult, str | None]:
-        token = current_job.set(job.id)
-        try:
+        with job_scope(job.id):
             result = run_job(ws, job, chat, ws.config.revise_rounds, judge_chat)
-        finally:
-            current_job.reset(token)
         best = result.best
         return result, render(ws, job, best.parts) if best is not None else None
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, lemma, templating
-from .models import JobResult, Plan, Workspace
+from .models import JobResult, Plan, Usage, Workspace
 
 SCHEMA_VERSION = 1
 
@@ -92,13 +92,21 @@ def summarise(results: list[JobResult], seconds: float) -> dict[str, Any]:
         "passed": sum(r.status == "passed" for r in results),
         "failed": sum(r.status == "failed" for r in results),
         "errors": sum(r.status == "error" for r in results),
+        "skipped": sum(r.status == "skipped" for r in results),
         "not_run": sum(r.status in ("pending", "interrupted") for r in results),
         "revised": sum(len(r.attempts) > 1 for r in results),
         "model_calls": sum(a.model_calls for r in results for a in r.attempts),
         "prompt_tokens": sum(u.prompt_tokens for u in usage),
         "completion_tokens": sum(u.completion_tokens for u in usage),
+        "cost_usd": _total_cost(usage),
         "seconds": round(seconds, 2),
     }
+
+
+def _total_cost(usage: list[Usage]) -> float | None:
+    """USD, rounded to a millionth; None when a model without a price was used."""
+    costs = [u.cost_usd for u in usage]
+    return None if None in costs else round(sum(costs), 6)
 
 
 class RunWriter:
@@ -137,6 +145,7 @@ class RunWriter:
             "schema_version": SCHEMA_VERSION,
             "job": r.job.model_dump(),
             "status": r.status,
+            "note": r.note,
             "output": r.output,
             "chosen_attempt": r.chosen,
             "attempts": [a.model_dump() for a in r.attempts],
@@ -162,13 +171,14 @@ class RunWriter:
                     "step": r.job.step,
                     "kind": r.job.kind,
                     "status": r.status,
+                    "note": r.note,
                     "output": r.output,
                     "chosen_attempt": r.chosen,
                     "attempts": len(r.attempts),
                     "score": r.best.check.score if r.best and r.best.check else None,
                     "findings": [f.model_dump(exclude_none=True) for f in (r.best.check.findings if r.best and r.best.check else [])],
                     "errors": [a.error for a in r.attempts if a.error],
-                    "usage": {"prompt_tokens": r.usage.prompt_tokens, "completion_tokens": r.usage.completion_tokens},
+                    "usage": r.usage.model_dump(),
                     "model_calls": sum(a.model_calls for a in r.attempts),
                     "seconds": round(r.seconds, 3),
                 }

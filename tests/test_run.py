@@ -46,7 +46,8 @@ def test_a_run_writes_a_draft_check_and_rendered_file_for_every_job(workspace, c
     assert results["status"] == "complete"
     assert results["summary"] | {"seconds": 0} == {
         "jobs": 7, "passed": 7, "failed": 0, "errors": 0, "not_run": 0, "revised": 0, "model_calls": 7,
-        "prompt_tokens": 700, "completion_tokens": 140, "seconds": 0,
+        "prompt_tokens": 700, "completion_tokens": 140, "seconds": 0, "skipped": 0,
+        "cost_usd": None,  # the scripted model has no price
     }
     assert manifest["schema_version"] == 1 and results["schema_version"] == 1
     assert set(manifest["inputs"]) == {"ladder.yaml", "channels.yaml", "segments/core.yaml", "segments/cfo.yaml",
