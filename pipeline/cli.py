@@ -184,6 +184,11 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
               "what is done is kept, the rest is marked skipped (--resume finishes it). [env: LADDER_MAX_TOKENS_TOTAL]")
 @click.option("--max-cost", type=click.FloatRange(0, min_open=True), help="Stop before the run spends more "
               "than this many USD, at the price table's prices. [env: LADDER_MAX_COST]")
+@click.option("--batch", is_flag=True, help="Send the calls through the Batch API (file upload, "
+              "batch, poll, download) at about half the price; rounds of batches until every job is done. "
+              "--resume picks up a submitted batch.")
+@click.option("--batch-poll", type=click.FloatRange(0), default=30, show_default=True, envvar="LADDER_BATCH_POLL",
+              help="Seconds between polls of a batch. [env: LADDER_BATCH_POLL]")
 @click.option("--no-cache", "cache", flag_value="off", help="Neither read nor write the reply cache.")
 @click.option("--refresh", "cache", flag_value="refresh", help="Ask the model again and overwrite cached replies.")
 @click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None, metavar="[RUN_ID]",
@@ -193,8 +198,8 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
 @click.option("-o", "--outputs", type=click.Path(file_okay=False, path_type=Path),
               help="Where run folders go. Default: <workspace>/outputs.")
 def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds, judge_model, concurrency,
-        requests_per_minute, tokens_per_minute, max_tokens_total, max_cost, cache, resume, segments, channels,
-        outputs) -> None:
+        requests_per_minute, tokens_per_minute, max_tokens_total, max_cost, batch, batch_poll, cache, resume, segments,
+        channels, outputs) -> None:
     """Draft, check, revise and render every planned job into outputs/<run-id>/."""
     ws, plan, _ = _load(workspace)
     plan = _filter(plan, segments, channels)
@@ -202,7 +207,8 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
         ws = ws.model_copy(update={"config": ws.config.model_copy(update={"revise_rounds": revise_rounds})})
     flags = {"base_url": base_url, "model": model, "gguf": gguf, "temperature": temperature, "seed": seed,
              "judge_model": judge_model, "concurrency": concurrency, "requests_per_minute": requests_per_minute,
-             "tokens_per_minute": tokens_per_minute, "max_tokens_total": max_tokens_total, "max_cost": max_cost}
+             "tokens_per_minute": tokens_per_minute, "max_tokens_total": max_tokens_total, "max_cost": max_cost,
+             "batch": batch or None}
     runs_dir = outputs or workspace / "outputs"
     done: dict = {}
     if resume:
@@ -218,6 +224,11 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
             raise InvalidWorkspace([Problem("--max-cost", None, "", f"no price for model '{m}': add it under "
                                             "model.prices in ladder.yaml ({input: USD, output: USD} per 1M tokens)")
                                     for m in unpriced])
+    batch = bool(flags.get("batch"))
+    if batch and (config.embedded or config.budget()):
+        raise InvalidWorkspace([Problem("--batch", None, "", "needs an endpoint with the Batch API (--base-url)"
+                                        if config.embedded else "cannot be capped (a batch is paid as a whole): "
+                                        "see `ladder plan --estimate --batch` first, and drop --max-tokens-total/--max-cost")])
     out_dir = runs_dir / run_id
     arguments = {k: v for k, v in {**flags, "segments": list(segments), "channels": list(channels),
                                    "revise_rounds": revise_rounds}.items() if v not in (None, [])}
@@ -239,6 +250,14 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
         with click.progressbar(length=len(plan.jobs) - len(done), label="drafting", file=sys.stderr,
                                show_pos=True, item_show_func=lambda r: r.job.id if r else None) as bar:
             try:
+                if batch:
+                    from .batch import execute_batched
+                    from .llm import shipped_prices
+
+                    return execute_batched(ws, plan, chat, writer, store, on_job=lambda r: bar.update(1, r),
+                                           judge_chat=judge_chat, done=done, poll=batch_poll,
+                                           say=lambda m: click.echo(f"\n{m}", err=True),
+                                           discount=shipped_prices().get("batch_discount", 1.0))
                 return execute(ws, plan, chat, writer, on_job=lambda r: bar.update(1, r), judge_chat=judge_chat,
                                concurrency=config.concurrency, done=done)
             finally:

@@ -44,6 +44,9 @@ def _norm(value: str) -> str:
     return re.sub(r"\s+", " ", value).strip().lower()
 
 
+_warned: set[tuple[str, str, tuple[str, ...]]] = set()
+
+
 def verify(judgement: Judgement, draft: str, model: str) -> JudgeResult:
     """Keep the steps whose evidence is the draft's own words; void the others."""
     body = _norm(draft)
@@ -59,7 +62,8 @@ def verify(judgement: Judgement, draft: str, model: str) -> JudgeResult:
         result.evidence[verdict.step] = quotes
     if judgement.primary_step not in result.voided:
         result.primary_step = judgement.primary_step
-    if result.invented:
+    if result.invented and (model, body, tuple(result.invented)) not in _warned:  # once: batch mode replays jobs
+        _warned.add((model, body, tuple(result.invented)))
         log.warning("judge %s quoted words the draft does not contain: %s; voided step(s) %s",
                     model, "; ".join(repr(q) for q in result.invented), result.voided)
     return result

@@ -313,6 +313,14 @@ def job_scope(job_id: str) -> Iterator[None]:
         _asked.reset(tokens[1])
 
 
+class Deferred(Exception):
+    """Batch mode: a request with no reply yet; it goes into the next batch."""
+
+    def __init__(self, key: str, params: dict[str, Any]):
+        super().__init__(key)
+        self.key, self.params = key, params
+
+
 class BudgetExhausted(Exception):
     """A call would pass the run's token or cost cap; the run stops asking."""
 
@@ -451,6 +459,10 @@ class Chat:
         self.store, self.cache, self.run_id = store, cache, run_id
         self.limiter = limiter or Limiter()
         self.budget = budget
+        # batch mode (batch.py): replies fetched by a batch, by cache key; a request with none is
+        # deferred to the next batch instead of sent. ``discount`` scales what they cost.
+        self.answers: dict[str, dict[str, Any]] | None = None
+        self.discount = 1.0
         self.endpoint = config.public()["endpoint"]
         self._asked: dict[str, int] = {}  # outside any job_scope
         self._asked_lock = threading.Lock()
@@ -464,13 +476,17 @@ class Chat:
     def complete(self, messages: list[dict[str, str]], max_tokens: int, schema: dict | None = None) -> Reply:
         params = request_params(self.config, messages, max_tokens, schema)
         started = time.perf_counter()
-        key = self._key(params) if self.store is not None else None
-        if key is not None and self.cache == "use" and (hit := self.store.get(key)) is not None:
+        key = self._key(params) if self.store is not None or self.answers is not None else None
+        if self.answers is not None and key in self.answers:
+            return self._answered(params, key)
+        if self.store is not None and self.cache == "use" and (hit := self.store.get(key)) is not None:
             reply = Reply(content=hit["content"], finish_reason=hit["finish_reason"], cached=True,
                           usage=Usage(prompt_tokens=hit["prompt_tokens"], completion_tokens=hit["completion_tokens"]),
                           seconds=time.perf_counter() - started, transport_attempts=0)
             self._log(params, reply, key)
             return reply
+        if self.answers is not None:
+            raise Deferred(key, params)
         prompt_estimate = estimate_prompt_tokens(messages)
         reservation = (self.budget.reserve(prompt_estimate + max_tokens,
                                            self.config.cost(prompt_estimate, max_tokens) or 0.0)
@@ -478,12 +494,7 @@ class Chat:
         self.limiter.acquire(prompt_estimate + max_tokens)
         attempts = 0
         try:
-            for attempt in Retrying(
-                retry=retry_if_exception(_retryable),
-                stop=stop_after_attempt(self.config.max_retries + 1),
-                wait=self._wait,
-                reraise=True,
-            ):
+            for attempt in self.retrying():
                 with attempt:
                     attempts += 1
                     response = self.client.chat.completions.create(**params)
@@ -509,10 +520,38 @@ class Chat:
         )
         if reservation is not None:
             self.budget.settle(reservation, reply.usage)
-        if key is not None and self.cache != "off" and reply.finish_reason == "stop" and reply.content.strip():
+        self._keep(params, key, reply)
+        return reply
+
+    def retrying(self) -> Retrying:
+        """Transport retries: retryable errors only, jittered exponential backoff, Retry-After honoured."""
+        return Retrying(retry=retry_if_exception(_retryable), stop=stop_after_attempt(self.config.max_retries + 1),
+                        wait=self._wait, reraise=True)
+
+    def _keep(self, params: dict[str, Any], key: str | None, reply: Reply) -> None:
+        """Cache a complete reply and log the call."""
+        if self.store is not None and self.cache != "off" and reply.finish_reason == "stop" and reply.content.strip():
             self.store.put(key, self.config.model, reply.content, reply.finish_reason,
                            reply.usage.prompt_tokens, reply.usage.completion_tokens)
         self._log(params, reply, key)
+
+    def _answered(self, params: dict[str, Any], key: str) -> Reply:
+        """A reply a batch fetched. A job is replayed after each batch, so the same answer is
+        asked for again: it is cached and logged the first time only."""
+        answer = self.answers[key]
+        if answer.get("error"):
+            if not answer.get("kept"):
+                answer["kept"] = True
+                self._log(params, Reply("", None, Usage(), 0.0, answer["tries"]), key, error=answer["error"])
+            raise InvalidReply(f"batch request failed: {answer['error']}", Usage(), 1, None)
+        cost = self.config.cost(answer["prompt_tokens"], answer["completion_tokens"])
+        reply = Reply(content=clean_text(answer["content"]), finish_reason=answer["finish_reason"],
+                      usage=Usage(prompt_tokens=answer["prompt_tokens"], completion_tokens=answer["completion_tokens"],
+                                  cost_usd=None if cost is None else cost * self.discount),
+                      seconds=0.0, transport_attempts=answer["tries"])
+        if not answer.get("kept"):
+            answer["kept"] = True
+            self._keep(params, key, reply)
         return reply
 
     def _key(self, params: dict[str, Any]) -> str:

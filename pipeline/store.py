@@ -11,6 +11,9 @@ sent. The n-th identical request within one run (n ≥ 1) is stored under SHA-25
 replays the same sequence. Only complete replies are cached (finish_reason "stop"); a reply cut off or filtered is
 asked again next time.
 
+Batches: each batch a run submitted (``--batch``), so a resumed run polls the one it left
+instead of submitting again.
+
 Call log: every request, cached or not, with its parameters, messages, reply, usage, duration,
 transport attempts, run and job. API keys are never part of a request's parameters and are never
 stored.
@@ -56,6 +59,16 @@ CREATE TABLE IF NOT EXISTS calls (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_run_job ON calls (run_id, job_id);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_file_id TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    closed_at REAL
+);
 """
 
 
@@ -118,6 +131,22 @@ class Store:
             cur = self.db.execute(sql, (*args, limit))
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()][::-1]
+
+    def batch_opened(self, batch_id: str, run_id: str, model: str, input_file_id: str, requests: int) -> None:
+        with self.lock:
+            self.db.execute("INSERT INTO batches VALUES (?, ?, ?, ?, ?, 'submitted', ?, NULL)",
+                            (batch_id, run_id, model, input_file_id, requests, time.time()))
+
+    def batch_closed(self, batch_id: str, status: str) -> None:
+        with self.lock:
+            self.db.execute("UPDATE batches SET status = ?, closed_at = ? WHERE id = ?", (status, time.time(), batch_id))
+
+    def open_batch(self, run_id: str, model: str) -> str | None:
+        """A batch this run submitted for ``model`` and has not collected: a resumed run polls it."""
+        with self.lock:
+            row = self.db.execute("SELECT id FROM batches WHERE run_id = ? AND model = ? AND closed_at IS NULL "
+                                  "ORDER BY created_at LIMIT 1", (run_id, model)).fetchone()
+        return row[0] if row else None
 
     def close(self) -> None:
         with self.lock:

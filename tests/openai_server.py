@@ -1,16 +1,20 @@
 """A scripted OpenAI-protocol server on loopback, for replies and faults a real model won't give.
 
 Each request to /v1/chat/completions takes the next action from ``script`` (or, when the
-script is empty, asks ``responder`` for the parts). Every request body is recorded.
+script is empty, asks ``responder`` for the parts). Every request body is recorded. The Batch API's
+endpoints (files upload and content, batches create and retrieve) answer a batch's lines the
+same way.
 """
 
 from __future__ import annotations
 
+import email.policy
 import json
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -50,6 +54,13 @@ class ScriptedOpenAI:
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
         self.answered: list[dict] = []
+        # the Batch API: uploaded and result files, batches, the request bodies batches carried,
+        # and how many polls a batch stays in_progress
+        self.files: dict[str, bytes] = {}
+        self.uploads: list[str] = []
+        self.batches: dict[str, dict] = {}
+        self.batch_requests: list[dict] = []
+        self.batch_polls = 1
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
         server = self
@@ -61,61 +72,48 @@ class ScriptedOpenAI:
                 pass
 
             def do_GET(self):
-                self._send(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+                if self.path.startswith("/v1/batches/"):
+                    self._send(200, server.poll_batch(self.path.rsplit("/", 1)[1]))
+                elif self.path.startswith("/v1/files/") and self.path.endswith("/content"):
+                    self._send(200, server.files[self.path.split("/")[3]], raw=True)
+                else:
+                    self._send(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
 
             def do_POST(self):
+                length = int(self.headers.get("content-length", 0))
+                data = self.rfile.read(length)
+                if self.path.endswith("/files"):
+                    self._send(200, server.upload(self.headers.get("content-type", ""), data))
+                    return
+                if self.path.endswith("/batches"):
+                    self._send(200, server.create_batch(json.loads(data)))
+                    return
                 with server.lock:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:
-                    self._post()
+                    body = json.loads(data or b"{}")
+                    with server.lock:
+                        server.requests.append(body)
+                        server.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    action = server.next_action(body)
+                    if server.latency:
+                        time.sleep(server.latency)
+                    if action.get("sleep"):
+                        time.sleep(action["sleep"])
+                    if action.get("reset"):
+                        self.connection.shutdown(2)  # the peer sees a dropped connection
+                        self.close_connection = True
+                        return
+                    self._send(*server.answer(body, action))
                 finally:
                     with server.lock:
                         server.in_flight -= 1
 
-            def _post(self):
-                length = int(self.headers.get("content-length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
-                with server.lock:
-                    server.requests.append(body)
-                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
-                    action = server.script.popleft() if server.script else {}
-                if not action and server.faults is not None:
-                    action = server.faults(body) or {}
-                if server.latency:
-                    time.sleep(server.latency)
-                if action.get("sleep"):
-                    time.sleep(action["sleep"])
-                if action.get("reset"):
-                    self.connection.shutdown(2)  # the peer sees a dropped connection
-                    self.close_connection = True
-                    return
-                if action.get("status"):
-                    self._send(action["status"], {"error": {"message": "scripted", "type": "scripted"}},
-                               action.get("headers", {}))
-                    return
-                if "content" in action:
-                    content = action["content"]
-                else:
-                    reply = server.responder(body)
-                    content = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
-                    if action.get("finish_reason", "stop") == "stop":
-                        with server.lock:
-                            server.answered.append(body)
-                self._send(200, {
-                    "id": f"chatcmpl-{len(server.requests)}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body.get("model", "scripted"),
-                    "choices": [{"index": 0, "finish_reason": action.get("finish_reason", "stop"),
-                                 "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
-                })
-
-            def _send(self, status: int, payload: dict, headers: dict | None = None):
-                data = json.dumps(payload).encode()
+            def _send(self, status: int, payload: dict | bytes, headers: dict | None = None, raw: bool = False):
+                data = payload if raw else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", "application/octet-stream" if raw else "application/json")
                 self.send_header("content-length", str(len(data)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
@@ -125,6 +123,98 @@ class ScriptedOpenAI:
         self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def next_action(self, body: dict) -> dict[str, Any]:
+        with self.lock:
+            action = self.script.popleft() if self.script else {}
+        if not action and self.faults is not None:
+            action = self.faults(body) or {}
+        return action
+
+    def answer(self, body: dict, action: dict[str, Any]) -> tuple[int, dict, dict]:
+        """(status, payload, headers) for a chat completion ``body`` under ``action``."""
+        if action.get("status"):
+            return action["status"], {"error": {"message": "scripted", "type": "scripted"}}, action.get("headers", {})
+        if "content" in action:
+            content = action["content"]
+        else:
+            reply = self.responder(body)
+            content = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
+            if action.get("finish_reason", "stop") == "stop":
+                with self.lock:
+                    self.answered.append(body)
+        return 200, {
+            "id": f"chatcmpl-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "scripted"),
+            "choices": [{"index": 0, "finish_reason": action.get("finish_reason", "stop"),
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        }, {}
+
+    # --- the Batch API: files, batches ------------------------------------------------------
+
+    def upload(self, content_type: str, data: bytes) -> dict:
+        message = BytesParser(policy=email.policy.default).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + data)
+        fields = {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+                  for part in message.iter_parts()}
+        with self.lock:
+            file_id = f"file-{len(self.files) + 1}"
+            self.files[file_id] = fields["file"]
+            self.uploads.append(file_id)
+        return {"id": file_id, "object": "file", "bytes": len(fields["file"]), "created_at": int(time.time()),
+                "filename": "upload.jsonl", "purpose": fields["purpose"].decode(), "status": "processed"}
+
+    def create_batch(self, params: dict) -> dict:
+        with self.lock:
+            batch_id = f"batch_{len(self.batches) + 1}"
+            self.batches[batch_id] = {
+                "id": batch_id, "object": "batch", "endpoint": params["endpoint"], "errors": None,
+                "input_file_id": params["input_file_id"], "completion_window": params["completion_window"],
+                "status": "validating", "created_at": int(time.time()), "metadata": params.get("metadata"),
+                "request_counts": {"total": 0, "completed": 0, "failed": 0}, "polls": 0,
+            }
+            return self._public(self.batches[batch_id])
+
+    def poll_batch(self, batch_id: str) -> dict:
+        """Each poll moves a batch on: validating, in_progress for ``batch_polls`` polls, then
+        every line is answered (responder and faults, as for a plain request) and it completes."""
+        with self.lock:
+            batch = self.batches[batch_id]
+            batch["polls"] += 1
+            if batch["status"] == "validating":
+                batch["status"] = "in_progress"
+            ready = batch["status"] == "in_progress" and batch["polls"] > self.batch_polls
+        if ready:
+            out, errors = [], []
+            lines = [json.loads(x) for x in self.files[batch["input_file_id"]].decode().splitlines() if x.strip()]
+            for n, line in enumerate(lines):
+                body = line["body"]
+                with self.lock:
+                    self.batch_requests.append(body)
+                action = self.next_action(body)
+                if action.get("reset") or action.get("sleep"):
+                    action = {"status": 500}
+                status, payload, _ = self.answer(body, action)
+                record = {"id": f"batch_req_{n}", "custom_id": line["custom_id"], "error": None,
+                          "response": {"status_code": status, "request_id": f"req_{n}", "body": payload}}
+                (out if status == 200 else errors).append(json.dumps(record))
+            with self.lock:
+                for name, rows in (("output_file_id", out), ("error_file_id", errors)):
+                    if rows:
+                        file_id = f"file-{len(self.files) + 1}"
+                        self.files[file_id] = ("\n".join(rows) + "\n").encode()
+                        batch[name] = file_id
+                batch["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(errors)}
+                batch["status"] = "completed"
+        with self.lock:
+            return self._public(batch)
+
+    @staticmethod
+    def _public(batch: dict) -> dict:
+        return {k: v for k, v in batch.items() if k != "polls"}
 
     @property
     def base_url(self) -> str:
