@@ -424,4 +424,6 @@ def check(ws: Workspace, job: Job, parts: dict[str, str], rules: list[Rule] = RU
 def evaluate(ctx: CheckContext, rules: list[Rule] = RULES) -> CheckResult:
     findings = [f for rule in rules for f in rule(ctx)]
     score = max(0, 100 - sum(PENALTY[f.level] for f in findings))
-    return CheckResult(passed=not any(f.level == "error" for f in findings), score=score, findings=findings)
+    primary = ctx.reading.primary_step if ctx.body else None
+    return CheckResult(passed=not any(f.level == "error" for f in findings), score=score, findings=findings,
+                       primary_step=primary)

@@ -300,8 +300,8 @@ def _resume_state(runs_dir: Path, resume: str, ws: Workspace) -> tuple[str, Plan
         if record_file.is_file():
             record = json.loads(record_file.read_text(encoding="utf-8"))
             if record["status"] in ("passed", "failed", "error"):
-                done[job.id] = JobResult(job=job, status=record["status"], attempts=record["attempts"],
-                                         output=record["output"])
+                done[job.id] = JobResult(job=job, **{k: record.get(k) for k in (
+                    "status", "attempts", "output", "note", "inputs_hash", "content_hash")})
     model_args = {k: v for k, v in earlier.get("arguments", {}).items() if k not in ("segments", "channels", "revise_rounds")}
     return run_id, plan, done, model_args
 

@@ -329,6 +329,7 @@ class CheckResult(BaseModel):
     passed: bool
     score: int = Field(ge=0, le=100)
     findings: list[Finding]
+    primary_step: int | None = None  # the step the draft reads as (classify)
     decided_by: Literal["rules", "judge", "rules and judge"] = "rules"
     judge: JudgeResult | None = None
 
@@ -375,7 +376,9 @@ class JobResult(BaseModel):
     status: Literal["passed", "failed", "error", "skipped", "pending", "interrupted"]
     attempts: list[Attempt] = []
     output: str | None = None
-    note: str | None = None  # why a job stopped early (a token or cost cap)
+    note: str | None = None  # why a job stopped early (a token or cost cap), or kept a reviewed draft
+    inputs_hash: str | None = None  # write.job_inputs_hash: what the draft depends on
+    content_hash: str | None = None  # SHA-256 of the rendered piece
     seconds: float = 0.0
 
     @property

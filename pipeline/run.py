@@ -18,7 +18,7 @@ from .llm import BudgetExhausted, Chat, ModelUnavailable, job_scope
 from .models import Attempt, Job, JobResult, Plan, Workspace, best_attempt
 from .render import render, suffix
 from .revise import fix, revise
-from .write import RunWriter
+from .write import RunWriter, job_inputs_hash
 
 
 def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat | None = None) -> JobResult:
@@ -59,7 +59,7 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat |
             openai.NotFoundError) as e:
         raise ModelUnavailable(f"{type(e).__name__}: {e}") from e
     result = JobResult(job=job, status="skipped" if note else "error", attempts=attempts, note=note,
-                       seconds=time.perf_counter() - started)
+                       inputs_hash=job_inputs_hash(ws, job), seconds=time.perf_counter() - started)
     if result.best is not None:
         result.status = "passed" if result.best.check.passed else "failed"
     return result

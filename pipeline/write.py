@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, lemma, templating
-from .models import JobResult, Plan, Usage, Workspace
+from .models import Job, JobResult, Plan, Usage, Workspace
 
 SCHEMA_VERSION = 1
 
@@ -64,6 +64,25 @@ def template_hashes(ws: Workspace, plan: Plan) -> dict[str, dict[str, str]]:
         "prompts": {n: _sha(templating.source_of(prompts, n)[0]) for n in used_prompts},
         "templates": {n: _sha(templating.source_of(layouts, n)[0]) for n in used_layouts},
     }
+
+
+def job_inputs_hash(ws: Workspace, job: Job) -> str:
+    """What a job's draft depends on: its segment, channel, the core statement, its ladder step,
+    the campaign settings, and the prompts and layout it renders. A reviewer's approval holds
+    while this is unchanged."""
+    prompts, layouts = templating.prompt_env(ws.root), templating.layout_env(ws.root)
+    channel = ws.channel(job.channel)
+    data = {
+        "job": job.model_dump(),
+        "segment": ws.segment(job.segment).model_dump(mode="json"),
+        "channel": channel.model_dump(mode="json"),
+        "core": ws.core.model_dump(mode="json"),
+        "step": ws.ladder[job.step].model_dump(mode="json"),
+        "revise_rounds": ws.config.revise_rounds,
+        "prompts": [templating.source_of(prompts, f"{job.language}/{p}")[0] for p in templating.PROMPTS],
+        "layout": templating.source_of(layouts, channel.template)[0],
+    }
+    return _sha(json.dumps(data, sort_keys=True, ensure_ascii=False))
 
 
 def manifest(ws: Workspace, plan: Plan, run_id: str, model: dict[str, Any], arguments: dict[str, Any]) -> dict:
@@ -133,6 +152,7 @@ class RunWriter:
         base = self.dir / job.segment / job.channel
         if rendered is not None:
             result.output = f"{job.segment}/{job.channel}{suffix}"
+            result.content_hash = _sha(rendered)
             atomic_write(base.with_suffix(suffix), rendered, sync=False)
         atomic_write(base.with_suffix(".json"), _dump(self._job_record(result)), sync=False)
         self.results[job.id] = result
@@ -146,7 +166,9 @@ class RunWriter:
             "job": r.job.model_dump(),
             "status": r.status,
             "note": r.note,
+            "inputs_hash": r.inputs_hash,
             "output": r.output,
+            "content_hash": r.content_hash,
             "chosen_attempt": r.chosen,
             "attempts": [a.model_dump() for a in r.attempts],
         }
@@ -172,7 +194,10 @@ class RunWriter:
                     "kind": r.job.kind,
                     "status": r.status,
                     "note": r.note,
+                    "inputs_hash": r.inputs_hash,
                     "output": r.output,
+                    "content_hash": r.content_hash,
+                    "primary_step": r.best.check.primary_step if r.best and r.best.check else None,
                     "chosen_attempt": r.chosen,
                     "attempts": len(r.attempts),
                     "score": r.best.check.score if r.best and r.best.check else None,
