@@ -270,6 +270,9 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     else:
         click.echo(f"model: {config.model} at {config.public()['endpoint']}", err=True)
         results = go(config.base_url)
+    from .metrics import record
+
+    results = record(ws, out_dir)
     _print_summary(results, out_dir)
     s = results["summary"]
     sys.exit(EXIT_OK if s["passed"] == s["jobs"] else EXIT_FAILED)
@@ -510,3 +513,188 @@ def init(directory: Path, force: bool) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# --- after a run: reviewers and the CMS ---------------------------------------------------------
+
+OUTPUTS = click.option("-o", "--outputs", "runs_dir", type=click.Path(file_okay=False, path_type=Path),
+                       help="Where run folders and ladder.db are. Default: <workspace>/outputs.")
+RUN_ARG = click.argument("run_ref", metavar="[RUN]", required=False)
+
+
+def _reviewed(workspace: Path, runs_dir: Path | None, run_ref: str | None):
+    """The run (RUN: an id, latest, latest~N or a folder), its decisions, and the workspace
+    when it loads (for highlights; a report works without it)."""
+    from .review import latest
+    from .runs import load_run
+    from .store import Store
+
+    runs_dir = runs_dir or workspace / "outputs"
+    run = load_run(runs_dir, run_ref)
+    ws, _ = load_workspace(workspace) if (workspace / "ladder.yaml").is_file() else (None, [])
+    store = Store(runs_dir / "ladder.db")
+    try:
+        decisions = latest(store, run.id)
+    finally:
+        store.close()
+    return runs_dir, run, ws, decisions
+
+
+@main.command()
+@RUN_ARG
+@WORKSPACE
+@OUTPUTS
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the report. Default: <run folder>/report.html.")
+def report(run_ref, workspace: Path, runs_dir, html_path) -> None:
+    """Write a run's self-contained HTML report: per channel, the segments' variants side by side."""
+    from .report import report as build
+    from .write import atomic_write
+
+    _, run, ws, decisions = _reviewed(workspace, runs_dir, run_ref)
+    if not run.metrics and ws is not None:
+        from .metrics import compute
+
+        run.metrics = compute(ws, run.drafts, run.summary)
+    dest = html_path or run.dir / "report.html"
+    atomic_write(dest, build(run, ws, decisions))
+    click.echo(f"report: {dest} ({len(run.drafts)} drafts, {len(decisions)} decisions)")
+
+
+@main.command()
+@click.argument("run_a")
+@click.argument("run_b", required=False, default="latest")
+@WORKSPACE
+@OUTPUTS
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the comparison as HTML.")
+@click.option("--diff/--no-diff", default=False, help="Print each changed draft's text diff.")
+def compare(run_a, run_b, workspace: Path, runs_dir, html_path, diff) -> None:
+    """What changed per draft between two runs (RUN_B defaults to the latest): status, score, text."""
+    from .report import compare as rows_of, compare_html
+    from .runs import load_run
+    from .write import atomic_write
+
+    runs_dir = runs_dir or workspace / "outputs"
+    a, b = load_run(runs_dir, run_a), load_run(runs_dir, run_b)
+    rows = rows_of(a, b)
+    click.echo(_table(("draft", "status", "score", "text"), [
+        (r["id"], f"{r['status'][0] or '-'} → {r['status'][1] or '-'}",
+         f"{_dash(r['score'][0])} → {_dash(r['score'][1])}" + (f" ({r['delta']:+d})" if r["delta"] else ""),
+         "changed" if r["changed"] else "same") for r in rows]))
+    if diff:
+        for r in rows:
+            if r["changed"]:
+                click.echo("\n" + "\n".join(r["diff"]))
+    if html_path:
+        atomic_write(html_path, compare_html(a, b, rows))
+        click.echo(f"html: {html_path}")
+    click.echo(f"\n{sum(r['changed'] for r in rows)} of {len(rows)} drafts changed between {a.id} and {b.id}")
+
+
+def _dash(value) -> str:
+    return "-" if value is None else str(value)
+
+
+@main.command("export")
+@RUN_ARG
+@WORKSPACE
+@OUTPUTS
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "md", "json", "jsonl"]), required=True,
+              help="xlsx/csv: one row per draft for review; md/json: one document per piece; jsonl: one file.")
+@click.option("--approved-only", is_flag=True, help="Only pieces whose reviewed content was approved.")
+@click.option("--to", "dest", type=click.Path(path_type=Path),
+              help="Where to write. Default: <run folder>/export.<format> (a folder for md and json).")
+def export_cmd(run_ref, workspace: Path, runs_dir, fmt, approved_only, dest) -> None:
+    """Export a run's drafts: a sheet to review (fill decision/comment, then `review import`) or CMS documents."""
+    from .export import export
+
+    _, run, _, decisions = _reviewed(workspace, runs_dir, run_ref)
+    dest = dest or run.dir / f"export.{fmt}"
+    n = export(run, decisions, fmt, dest, approved_only)
+    click.echo(f"{n} draft{'s' * (n != 1)} → {dest}")
+
+
+@main.group()
+def review() -> None:
+    """Reviewers' decisions on drafts (approve, reject, changes), kept in ladder.db; the next run acts on them."""
+
+
+@review.command("set")
+@click.argument("draft_id")
+@click.argument("decision", type=click.Choice(["approve", "reject", "changes"]))
+@click.option("--comment", default="", help="Why; for 'changes', the instruction the next run revises with.")
+@click.option("--run", "run_ref", help="The run the decision is on. Default: the latest.")
+@WORKSPACE
+@OUTPUTS
+def review_set(draft_id, decision, comment, run_ref, workspace: Path, runs_dir) -> None:
+    """Decide on one draft (DRAFT_ID: campaign.segment.channel)."""
+    from .review import record
+    from .runs import load_run
+    from .store import Store
+
+    runs_dir = runs_dir or workspace / "outputs"
+    run = load_run(runs_dir, run_ref)
+    store = Store(runs_dir / "ladder.db")
+    try:
+        d = record(store, run, draft_id, decision, comment)
+    finally:
+        store.close()
+    click.echo(f"{d.draft_id}: {d.decision} (run {d.run_id})")
+
+
+@review.command("import")
+@click.argument("sheet", type=click.Path(dir_okay=False, path_type=Path))
+@WORKSPACE
+@OUTPUTS
+def review_import(sheet: Path, workspace: Path, runs_dir) -> None:
+    """Read decisions from a filled export sheet (xlsx or csv); a sheet with any bad row is refused whole."""
+    from collections import Counter
+
+    from .review import import_sheet
+    from .store import Store
+
+    runs_dir = runs_dir or workspace / "outputs"
+    store = Store(runs_dir / "ladder.db")
+    try:
+        decisions = import_sheet(store, runs_dir, sheet)
+    finally:
+        store.close()
+    counts = Counter(d.decision for d in decisions)
+    click.echo(f"{len(decisions)} decisions imported from {sheet}: "
+               + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none filled in"))
+
+
+@main.command()
+@RUN_ARG
+@click.option("--to", "url", required=True, help="The CMS endpoint: each piece is PUT to <URL>/<id>.")
+@click.option("--token-env", help="Send the token in this environment variable as a Bearer token.")
+@click.option("--approved-only", is_flag=True, help="Only pieces whose reviewed content was approved.")
+@WORKSPACE
+@OUTPUTS
+def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -> None:
+    """Push a run's pieces to a CMS: idempotent upserts, only what changed since the last publish."""
+    import os
+
+    from .llm import scrub_url
+    from .publish import PublishUnavailable, publish as push
+    from .store import Store
+
+    token = None
+    if token_env:
+        token = os.environ.get(token_env)
+        if not token:
+            raise InvalidWorkspace([Problem("--token-env", None, "", f"${token_env} is not set")])
+    runs_dir, run, _, decisions = _reviewed(workspace, runs_dir, run_ref)
+    store = Store(runs_dir / "ladder.db")
+    try:
+        outcome = push(run, decisions, url, store, token=token, approved_only=approved_only,
+                       on_piece=lambda piece, what: click.echo(f"  {piece}: {what}", err=True))
+    except PublishUnavailable as e:
+        raise ModelUnavailable(str(e)) from None
+    finally:
+        store.close()
+    click.echo(f"{scrub_url(url)}: {len(outcome.sent)} sent, {len(outcome.unchanged)} unchanged, "
+               f"{len(outcome.failed)} failed")
+    for piece, why in outcome.failed.items():
+        click.secho(f"  {piece}: {why}", fg="red", err=True)
+    sys.exit(EXIT_FAILED if outcome.failed else EXIT_OK)

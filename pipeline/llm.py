@@ -111,7 +111,7 @@ class ModelConfig:
     def public(self) -> dict[str, Any]:
         """What the manifest may record: everything but the key."""
         return {
-            "endpoint": "embedded" if self.embedded else _scrub_url(self.base_url),
+            "endpoint": "embedded" if self.embedded else scrub_url(self.base_url),
             "model": self.model,
             "gguf": Path(self.gguf).name if self.gguf else None,
             "temperature": self.temperature,
@@ -135,7 +135,7 @@ class ModelConfig:
         return dataclasses.replace(self, model=self.judge_model, temperature=0.0)
 
 
-def _scrub_url(url: str | None) -> str | None:
+def scrub_url(url: str | None) -> str | None:
     """Drop credentials and query strings, which may carry keys, from a URL."""
     if not url:
         return url

@@ -11,6 +11,10 @@ sent. The n-th identical request within one run (n ≥ 1) is stored under SHA-25
 replays the same sequence. Only complete replies are cached (finish_reason "stop"); a reply cut off or filtered is
 asked again next time.
 
+Decisions: reviewers' approve / reject / changes per draft, with the run, comment and the
+hashes of the content and inputs they saw (review.py). Published: the publish ledger, one row per
+piece and content version delivered to a URL (publish.py).
+
 Batches: each batch a run submitted (``--batch``), so a resumed run polls the one it left
 instead of submitting again.
 
@@ -59,6 +63,27 @@ CREATE TABLE IF NOT EXISTS calls (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_run_job ON calls (run_id, job_id);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    draft_id TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('approve', 'reject', 'changes')),
+    comment TEXT NOT NULL DEFAULT '',
+    content_hash TEXT,
+    inputs_hash TEXT,
+    source TEXT NOT NULL,
+    decided_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_draft ON decisions (draft_id, id);
+CREATE TABLE IF NOT EXISTS published (
+    url TEXT NOT NULL,
+    piece_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    published_at REAL NOT NULL,
+    PRIMARY KEY (url, piece_id, content_hash)
+);
 CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY,
     run_id TEXT NOT NULL,

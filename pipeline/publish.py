@@ -1,0 +1,130 @@
+"""Publishing to a CMS: each piece PUT to ``URL/<stable id>`` as a JSON document (an upsert keyed
+by the id), with an ``Idempotency-Key`` derived from the id and the content hash.
+
+A ledger in ``ladder.db`` records every piece and content version a URL accepted, the moment it
+accepted it; a re-publish sends only pieces whose content changed, and a publish that crashed
+halfway resumes where it stopped. The one window the ledger cannot close (the CMS accepted a
+piece, then ladder died before writing it down) is closed by the idempotency key: the retry
+carries the same key, so the CMS can recognise it. 429, 5xx, timeouts and dropped connections
+are retried with jittered exponential backoff that honours Retry-After; any other 4xx is that
+piece's failure, reported, and the rest go on.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import random
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from .export import document, pieces
+from .llm import scrub_url
+from .review import Decision
+from .runs import Run
+from .store import Store
+
+
+class PublishUnavailable(Exception):
+    """The endpoint could not be reached after the retries (exit 3); the ledger keeps what was sent."""
+
+
+class Retryable(Exception):
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class Outcome:
+    sent: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def idempotency_key(piece_id: str, content_hash: str) -> str:
+    return hashlib.sha256(f"{piece_id}\n{content_hash}".encode()).hexdigest()
+
+
+def published(store: Store, url: str, piece_id: str, content_hash: str) -> bool:
+    with store.lock:
+        return store.db.execute("SELECT 1 FROM published WHERE url = ? AND piece_id = ? AND content_hash = ?",
+                                (url, piece_id, content_hash)).fetchone() is not None
+
+
+def publish(run: Run, decisions: dict[str, Decision], url: str, store: Store, token: str | None = None,
+            approved_only: bool = False, max_retries: int = 4, backoff: float = 1.0, timeout: float = 30.0,
+            on_piece: Callable[[str, str], None] = lambda piece_id, what: None) -> Outcome:
+    url = url.rstrip("/")
+    outcome = Outcome()
+
+    def wait(state: RetryCallState) -> float:
+        delay = random.uniform(0, min(backoff * 2 ** (state.attempt_number - 1), 60))
+        exc = state.outcome.exception() if state.outcome else None
+        asked = getattr(exc, "retry_after", None)
+        return max(delay, min(asked, 300)) if asked is not None else delay
+
+    for draft in pieces(run, decisions, approved_only):
+        if published(store, url, draft.id, draft.content_hash):
+            outcome.unchanged.append(draft.id)
+            on_piece(draft.id, "unchanged")
+            continue
+        body = json.dumps(document(run, draft, decisions.get(draft.id)), ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key(draft.id, draft.content_hash)}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(f"{url}/{quote(draft.id, safe='')}", data=body, headers=headers, method="PUT")
+        try:
+            for attempt in Retrying(retry=retry_if_exception(lambda e: isinstance(e, Retryable)),
+                                    stop=stop_after_attempt(max_retries + 1), wait=wait, reraise=True):
+                with attempt:
+                    status = _put(request, timeout)
+        except Retryable as e:
+            raise PublishUnavailable(f"{scrub_url(url)}: {e} (after {max_retries + 1} tries); {len(outcome.sent)} pieces sent "
+                                     "this time are in the ledger, and publishing again resumes") from None
+        except urllib.error.HTTPError as e:
+            outcome.failed[draft.id] = f"HTTP {e.code}: {_detail(e)}"
+            on_piece(draft.id, f"failed: HTTP {e.code}")
+            continue
+        with store.lock:
+            store.db.execute("INSERT OR REPLACE INTO published VALUES (?, ?, ?, ?, ?, ?)",
+                             (url, draft.id, draft.content_hash, run.id, status, time.time()))
+        outcome.sent.append(draft.id)
+        on_piece(draft.id, "sent")
+    return outcome
+
+
+def _put(request: urllib.request.Request, timeout: float) -> int:
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        if e.code == 429 or e.code >= 500:
+            raise Retryable(f"HTTP {e.code}", _retry_after(e.headers.get("Retry-After"))) from None
+        raise
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+        raise Retryable(f"{type(e).__name__}: {getattr(e, 'reason', e)}") from None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+def _detail(e: urllib.error.HTTPError) -> str:
+    try:
+        return e.read().decode("utf-8", "replace")[:200]
+    except OSError:
+        return e.reason or ""

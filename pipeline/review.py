@@ -1,0 +1,136 @@
+"""Reviewers' decisions: approve, reject or ask for changes, per draft, kept in the workspace's
+SQLite file (``ladder.db``) with the run, the comment, and the hashes of what was reviewed.
+
+The next run acts on the latest decision for each draft id (``run.py``): an approved draft is
+kept unless its inputs changed (then it is redrafted and flagged for re-review), "changes" sends
+it through revision with the comment as an instruction, and a rejected one is drafted afresh.
+Decisions come one at a time (``ladder review set``) or from a filled export sheet
+(``ladder review import``); a sheet with any bad row is refused whole, every problem listed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from .load import InvalidWorkspace, Problem
+from .runs import Run, load_run
+from .store import Store
+
+DECISIONS = ("approve", "reject", "changes")
+ALIASES = {"approved": "approve", "ok": "approve", "rejected": "reject", "change": "changes",
+           "hyväksy": "approve", "hyväksytty": "approve", "hylkää": "reject", "hylätty": "reject",
+           "muutoksia": "changes", "muutos": "changes"}
+
+
+class Decision(BaseModel):
+    run_id: str
+    draft_id: str
+    decision: str
+    comment: str = ""
+    content_hash: str | None = None
+    inputs_hash: str | None = None
+    source: str = "cli"
+    decided_at: float = 0.0
+
+
+def normalise(value: str) -> str | None:
+    value = value.strip().lower()
+    value = ALIASES.get(value, value)
+    return value if value in DECISIONS else None
+
+
+def record(store: Store, run: Run, draft_id: str, decision: str, comment: str = "", source: str = "cli") -> Decision:
+    draft = run.draft(draft_id)
+    if draft is None:
+        raise InvalidWorkspace([Problem("DRAFT_ID", None, "", f"no draft '{draft_id}' in run {run.id}")])
+    if decision == "changes" and not comment.strip():
+        raise InvalidWorkspace([Problem("--comment", None, "", "a 'changes' decision needs a comment: "
+                                        "it is the instruction the next run revises with")])
+    d = Decision(run_id=run.id, draft_id=draft_id, decision=decision, comment=comment.strip(),
+                 content_hash=draft.content_hash, inputs_hash=draft.inputs_hash, source=source, decided_at=time.time())
+    save(store, [d])
+    return d
+
+
+def save(store: Store, decisions: list[Decision]) -> None:
+    """All or nothing, in one transaction."""
+    with store.lock:
+        store.db.execute("BEGIN")
+        try:
+            store.db.executemany(
+                "INSERT INTO decisions (run_id, draft_id, decision, comment, content_hash, inputs_hash, source, "
+                "decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(d.run_id, d.draft_id, d.decision, d.comment, d.content_hash, d.inputs_hash, d.source, d.decided_at)
+                 for d in decisions])
+            store.db.execute("COMMIT")
+        except BaseException:
+            store.db.execute("ROLLBACK")
+            raise
+
+
+def latest(store: Store, run_id: str | None = None) -> dict[str, Decision]:
+    """The latest decision per draft id: on ``run_id``'s drafts, or on any run."""
+    sql = ("SELECT run_id, draft_id, decision, comment, content_hash, inputs_hash, source, decided_at FROM decisions "
+           + ("WHERE run_id = ? " if run_id else "") + "ORDER BY id")
+    with store.lock:
+        rows = store.db.execute(sql, (run_id,) if run_id else ()).fetchall()
+    names = ("run_id", "draft_id", "decision", "comment", "content_hash", "inputs_hash", "source", "decided_at")
+    return {row[1]: Decision(**dict(zip(names, row))) for row in rows}
+
+
+def import_sheet(store: Store, runs_dir: Path, path: Path) -> list[Decision]:
+    """Decisions from a filled ``ladder export --format xlsx|csv`` sheet: every row with a
+    decision. Any bad row refuses the whole sheet, every problem listed with its row and column."""
+    import pandas as pd
+
+    try:
+        frame = (pd.read_excel(path, dtype=str) if path.suffix.lower() in (".xlsx", ".xlsm")
+                 else pd.read_csv(path, dtype=str, keep_default_na=False))
+    except FileNotFoundError:
+        raise InvalidWorkspace([Problem(str(path), None, "", "file not found")]) from None
+    except Exception as e:  # a corrupt or foreign file: say so, no traceback
+        raise InvalidWorkspace([Problem(str(path), None, "", f"cannot read the sheet: {e}")]) from None
+    frame = frame.fillna("")
+    missing = [c for c in ("id", "run_id", "decision", "comment") if c not in frame.columns]
+    if missing:
+        raise InvalidWorkspace([Problem(str(path), 1, "", f"missing column(s): {', '.join(missing)} "
+                                        "(use a sheet written by `ladder export --format xlsx|csv`)")])
+    problems: list[Problem] = []
+    decisions: list[Decision] = []
+    runs: dict[str, Run] = {}
+    col = {name: chr(ord("A") + list(frame.columns).index(name)) for name in ("id", "decision", "comment", "run_id")}
+    for i, row in frame.iterrows():
+        line = int(i) + 2  # the header is row 1
+        raw = str(row["decision"]).strip()
+        if not raw:
+            continue
+        decision = normalise(raw)
+        if decision is None:
+            problems.append(Problem(str(path), line, f"{col['decision']}{line} decision",
+                                    f"'{raw}' is not a decision (use one of: {', '.join(DECISIONS)})"))
+            continue
+        run_id = str(row["run_id"]).strip()
+        try:
+            run = runs.get(run_id) or runs.setdefault(run_id, load_run(runs_dir, run_id))
+        except InvalidWorkspace:
+            problems.append(Problem(str(path), line, f"{col['run_id']}{line} run_id", f"no run '{run_id}' in {runs_dir}"))
+            continue
+        draft = run.draft(str(row["id"]).strip())
+        if draft is None:
+            problems.append(Problem(str(path), line, f"{col['id']}{line} id", f"no draft '{row['id']}' in run {run_id}"))
+            continue
+        comment = str(row["comment"]).strip()
+        if decision == "changes" and not comment:
+            problems.append(Problem(str(path), line, f"{col['comment']}{line} comment",
+                                    "a 'changes' decision needs a comment: the instruction for the revision"))
+            continue
+        decisions.append(Decision(run_id=run.id, draft_id=draft.id, decision=decision, comment=comment,
+                                  content_hash=draft.content_hash, inputs_hash=draft.inputs_hash,
+                                  source=f"sheet:{path.name}", decided_at=time.time()))
+    if problems:
+        raise InvalidWorkspace(problems)
+    save(store, decisions)
+    return decisions
