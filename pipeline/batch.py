@@ -24,7 +24,7 @@ from typing import Any
 import openai
 
 from .llm import Chat, Deferred, ModelUnavailable, job_scope
-from .models import Job, JobResult, Plan, Workspace
+from .models import Job, JobResult, Plan, Review, Workspace
 from .render import render, suffix
 from .run import run_job
 from .store import Store
@@ -42,6 +42,7 @@ def execute_batched(
     on_job: Callable[[JobResult], None] = lambda r: None,
     judge_chat: Chat | None = None,
     done: dict[str, JobResult] | None = None,
+    reviews: dict[str, Review] | None = None,
     poll: float = 30.0,
     say: Callable[[str], None] = lambda message: None,
     discount: float = 1.0,
@@ -60,9 +61,10 @@ def execute_batched(
             asked: dict[str, dict[str, dict]] = {}  # model -> key -> request
             waiting: list[Job] = []
             for job in pending:
-                with job_scope(job.id):
+                review = (reviews or {}).get(job.id)
+                with job_scope(job.id, fresh=review is not None and review.decision == "reject"):
                     try:
-                        result = run_job(ws, job, chat, ws.config.revise_rounds, judge_chat)
+                        result = run_job(ws, job, chat, ws.config.revise_rounds, judge_chat, review)
                     except Deferred as d:
                         asked.setdefault(d.params["model"], {})[d.key] = d.params
                         waiting.append(job)

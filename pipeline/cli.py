@@ -234,6 +234,7 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
                                    "revise_rounds": revise_rounds}.items() if v not in (None, [])}
     signal.signal(signal.SIGTERM, _raise_interrupt)
     _note_lemma_backend(ws)
+    reviews = _reviews(runs_dir, plan)
 
     def go(base: str) -> dict:
         from .llm import Limiter
@@ -255,11 +256,11 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
                     from .llm import shipped_prices
 
                     return execute_batched(ws, plan, chat, writer, store, on_job=lambda r: bar.update(1, r),
-                                           judge_chat=judge_chat, done=done, poll=batch_poll,
+                                           judge_chat=judge_chat, done=done, reviews=reviews, poll=batch_poll,
                                            say=lambda m: click.echo(f"\n{m}", err=True),
                                            discount=shipped_prices().get("batch_discount", 1.0))
                 return execute(ws, plan, chat, writer, on_job=lambda r: bar.update(1, r), judge_chat=judge_chat,
-                               concurrency=config.concurrency, done=done)
+                               concurrency=config.concurrency, done=done, reviews=reviews)
             finally:
                 store.close()
 
@@ -276,6 +277,30 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     _print_summary(results, out_dir)
     s = results["summary"]
     sys.exit(EXIT_OK if s["passed"] == s["jobs"] else EXIT_FAILED)
+
+
+def _reviews(runs_dir: Path, plan: Plan) -> dict:
+    """Reviewers' decisions on the jobs' latest drafts, for this run to act on."""
+    from collections import Counter
+
+    from .models import Review
+    from .review import for_next_run
+    from .store import Store
+
+    if not (runs_dir / "ladder.db").is_file():
+        return {}
+    store = Store(runs_dir / "ladder.db")
+    try:
+        found = for_next_run(store, runs_dir, {j.id for j in plan.jobs})
+    finally:
+        store.close()
+    reviews = {job_id: Review(decision=d.decision, comment=d.comment, run_id=d.run_id, inputs_hash=draft.inputs_hash,
+                              previous=draft.chosen) for job_id, (d, draft) in found.items() if draft.chosen}
+    if reviews:
+        counts = Counter(r.decision for r in reviews.values())
+        click.echo("reviews: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+                   + " (approved drafts are kept, 'changes' revised with the comment, rejected drafted afresh)", err=True)
+    return reviews
 
 
 def _resume_state(runs_dir: Path, resume: str, ws: Workspace) -> tuple[str, Plan, dict, dict]:
@@ -525,7 +550,7 @@ RUN_ARG = click.argument("run_ref", metavar="[RUN]", required=False)
 def _reviewed(workspace: Path, runs_dir: Path | None, run_ref: str | None):
     """The run (RUN: an id, latest, latest~N or a folder), its decisions, and the workspace
     when it loads (for highlights; a report works without it)."""
-    from .review import latest
+    from .review import for_run
     from .runs import load_run
     from .store import Store
 
@@ -534,7 +559,7 @@ def _reviewed(workspace: Path, runs_dir: Path | None, run_ref: str | None):
     ws, _ = load_workspace(workspace) if (workspace / "ladder.yaml").is_file() else (None, [])
     store = Store(runs_dir / "ladder.db")
     try:
-        decisions = latest(store, run.id)
+        decisions = for_run(store, run)
     finally:
         store.close()
     return runs_dir, run, ws, decisions

@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from functools import lru_cache
 
 _voikko = None
 _voikko_error: str | None = None
+# libvoikko's handle is not thread-safe: concurrent analyses from the run's worker threads
+# corrupted its heap. Every call into it holds this lock (analyses are cached, so it is rarely held).
+_voikko_lock = threading.RLock()
+
+
+def _analyze(v, word: str) -> list[dict]:
+    with _voikko_lock:
+        return v.analyze(word)
 
 
 def _get_voikko():
+    with _voikko_lock:
+        return _init_voikko()
+
+
+def _init_voikko():
     global _voikko, _voikko_error
     if _voikko is None and _voikko_error is None:
         if os.environ.get("LADDER_VOIKKO") == "0":
@@ -67,7 +81,7 @@ _WORDBASE = re.compile(r"\+([^+(]+)(?:\(([^)]*)\))?")
 
 def _voikko_lemmas(v, w: str, heads: bool) -> frozenset[str]:
     out = set()
-    for analysis in v.analyze(w):
+    for analysis in _analyze(v, w):
         base = (analysis.get("BASEFORM") or "").lower()
         if not base:
             continue
@@ -187,7 +201,7 @@ def _features(w: str) -> frozenset[str]:
                 tags.add(tag)
         return frozenset(tags)
     tags = set()
-    for a in v.analyze(w):
+    for a in _analyze(v, w):
         if a.get("KYSYMYSLIITE") == "true":
             tags.add("question")
         if a.get("CLASS") == "teonsana" and a.get("PERSON") == "2" and a.get("NUMBER") == "singular":
@@ -270,7 +284,7 @@ def inflect_like(form: str, base: str, replacement: str, language: str) -> str |
     v = _get_voikko() if language == "fi" else None
     if v is None or " " in replacement.strip():
         return None
-    wanted = {_form(a) for a in v.analyze(form.lower()) if (a.get("BASEFORM") or "").lower() == base.lower()}
+    wanted = {_form(a) for a in _analyze(v, form.lower()) if (a.get("BASEFORM") or "").lower() == base.lower()}
     if not wanted or any(w[2] or w[3] or w[4] for w in wanted):
         return None
     word = replacement.lower()
@@ -278,7 +292,7 @@ def inflect_like(form: str, base: str, replacement: str, language: str) -> str |
     candidates = sorted({s + e for s in stems for e in _FI_ENDINGS}
                         | {s + s[-1] + "n" for s in stems} | {s + "h" + s[-1] + "n" for s in stems})
     for candidate in sorted(candidates, key=len):
-        for a in v.analyze(candidate):
+        for a in _analyze(v, candidate):
             if (a.get("BASEFORM") or "").lower() == word and _form(a) in wanted:
                 return _same_case(form, candidate)
     return None

@@ -299,18 +299,21 @@ class Reply:
 # cache key); set by the run around each job with ``job_scope``.
 current_job: contextvars.ContextVar[str | None] = contextvars.ContextVar("ladder_job", default=None)
 _asked: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar("ladder_asked", default=None)
+_fresh: contextvars.ContextVar[bool] = contextvars.ContextVar("ladder_fresh", default=False)
 
 
 @contextmanager
-def job_scope(job_id: str) -> Iterator[None]:
+def job_scope(job_id: str, fresh: bool = False) -> Iterator[None]:
     """Calls made inside belong to ``job_id``; identical requests are counted per job, so a
-    job's n-th identical request has the same cache key whatever the other jobs do."""
-    tokens = current_job.set(job_id), _asked.set({})
+    job's n-th identical request has the same cache key whatever the other jobs do. ``fresh``:
+    do not read the reply cache (a rejected draft must not come back from it)."""
+    tokens = current_job.set(job_id), _asked.set({}), _fresh.set(fresh)
     try:
         yield
     finally:
         current_job.reset(tokens[0])
         _asked.reset(tokens[1])
+        _fresh.reset(tokens[2])
 
 
 class Deferred(Exception):
@@ -479,7 +482,8 @@ class Chat:
         key = self._key(params) if self.store is not None or self.answers is not None else None
         if self.answers is not None and key in self.answers:
             return self._answered(params, key)
-        if self.store is not None and self.cache == "use" and (hit := self.store.get(key)) is not None:
+        if (self.store is not None and self.cache == "use" and not _fresh.get()
+                and (hit := self.store.get(key)) is not None):
             reply = Reply(content=hit["content"], finish_reason=hit["finish_reason"], cached=True,
                           usage=Usage(prompt_tokens=hit["prompt_tokens"], completion_tokens=hit["completion_tokens"]),
                           seconds=time.perf_counter() - started, transport_attempts=0)

@@ -353,7 +353,7 @@ class Attempt(BaseModel):
     """One version of a draft: the first draft, a model revision or a deterministic fix, with its check."""
 
     n: int
-    source: Literal["draft", "revision", "fix"] = "draft"
+    source: Literal["draft", "revision", "fix", "previous"] = "draft"  # previous: a reviewed draft of an earlier run
     parts: dict[str, str]
     fixes: list[Fix] = []
     check: CheckResult | None = None
@@ -361,6 +361,16 @@ class Attempt(BaseModel):
     seconds: float = 0.0
     model_calls: int = 0
     error: str | None = None
+
+
+class Review(BaseModel):
+    """A reviewer's decision on a job's draft in an earlier run, for the next run to act on."""
+
+    decision: Literal["approve", "reject", "changes"]
+    comment: str = ""
+    run_id: str
+    inputs_hash: str | None = None
+    previous: Attempt  # the draft the decision was on
 
 
 def best_attempt(attempts: list[Attempt]) -> Attempt | None:

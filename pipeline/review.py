@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from .load import InvalidWorkspace, Problem
-from .runs import Run, load_run
+from .runs import Draft, Run, load_run, run_ids
 from .store import Store
 
 DECISIONS = ("approve", "reject", "changes")
@@ -71,14 +71,47 @@ def save(store: Store, decisions: list[Decision]) -> None:
             raise
 
 
-def latest(store: Store, run_id: str | None = None) -> dict[str, Decision]:
-    """The latest decision per draft id: on ``run_id``'s drafts, or on any run."""
-    sql = ("SELECT run_id, draft_id, decision, comment, content_hash, inputs_hash, source, decided_at FROM decisions "
-           + ("WHERE run_id = ? " if run_id else "") + "ORDER BY id")
-    with store.lock:
-        rows = store.db.execute(sql, (run_id,) if run_id else ()).fetchall()
+def _all(store: Store) -> list[Decision]:
     names = ("run_id", "draft_id", "decision", "comment", "content_hash", "inputs_hash", "source", "decided_at")
-    return {row[1]: Decision(**dict(zip(names, row))) for row in rows}
+    with store.lock:
+        rows = store.db.execute(f"SELECT {', '.join(names)} FROM decisions ORDER BY id").fetchall()
+    return [Decision(**dict(zip(names, row))) for row in rows]
+
+
+def for_run(store: Store, run: Run) -> dict[str, Decision]:
+    """The decision on each of ``run``'s drafts: the latest one made on that very content (a
+    decision follows the content, so an approved draft a later run kept is still approved), or
+    on that run's draft when it has no content."""
+    hashes = {d.id: d.content_hash for d in run.drafts}
+    out: dict[str, Decision] = {}
+    for d in _all(store):
+        if d.draft_id in hashes and (d.content_hash == hashes[d.draft_id] if hashes[d.draft_id] else d.run_id == run.id):
+            out[d.draft_id] = d
+    return out
+
+
+def for_next_run(store: Store, runs_dir: Path, job_ids: set[str]) -> dict[str, tuple[Decision, Draft]]:
+    """What a new run acts on: for each job, the latest decision on its newest draft (in the
+    newest earlier run that has it), with that draft."""
+    decisions = _all(store)
+    if not decisions:
+        return {}
+    latest_on: dict[tuple[str, str | None], Decision] = {(d.draft_id, d.content_hash): d for d in decisions}
+    wanted = job_ids & {d.draft_id for d in decisions}
+    out: dict[str, tuple[Decision, Draft]] = {}
+    for run_id in reversed(run_ids(runs_dir)):
+        if not wanted:
+            break
+        try:
+            run = load_run(runs_dir, run_id)
+        except InvalidWorkspace:
+            continue  # an unreadable old run: skip it
+        for draft in run.drafts:
+            if draft.id in wanted and draft.text is not None:
+                wanted.discard(draft.id)
+                if (d := latest_on.get((draft.id, draft.content_hash))) is not None:
+                    out[draft.id] = (d, draft)
+    return out
 
 
 def import_sheet(store: Store, runs_dir: Path, path: Path) -> list[Decision]:

@@ -15,18 +15,29 @@ from .check import context, evaluate
 from .draft import draft
 from .judge import combine, judge
 from .llm import BudgetExhausted, Chat, ModelUnavailable, job_scope
-from .models import Attempt, Job, JobResult, Plan, Workspace, best_attempt
+from .models import Attempt, Finding, Job, JobResult, Plan, Review, Usage, Workspace, best_attempt
 from .render import render, suffix
 from .revise import fix, revise
 from .write import RunWriter, job_inputs_hash
 
 
-def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat | None = None) -> JobResult:
+def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat | None = None,
+            review: Review | None = None) -> JobResult:
     """Draft, check; while the best version fails: the safe fixes (no model call), then at most
     ``rounds`` model revisions of the best version so far. With a judge, every version is
-    also judged, and the judge's calls count in the version's usage."""
+    also judged, and the judge's calls count in the version's usage.
+
+    A reviewer's decision on the job's earlier draft changes the start: "approve" (inputs
+    unchanged) keeps that draft as it is, no call; "changes" revises it with the reviewer's
+    comment as an instruction; "reject" drafts afresh, past the reply cache."""
     started = time.perf_counter()
     attempts: list[Attempt] = []
+    inputs = job_inputs_hash(ws, job)
+    if review is not None and review.decision == "approve" and review.inputs_hash == inputs:
+        kept = review.previous.model_copy(update={"n": 1, "source": "previous", "usage": Usage(), "model_calls": 0,
+                                                  "seconds": 0.0, "fixes": []})
+        return JobResult(job=job, status="passed" if kept.check and kept.check.passed else "failed", attempts=[kept],
+                         note=f"approved in run {review.run_id}: kept as it is", inputs_hash=inputs)
 
     def checked(attempt: Attempt) -> Attempt:
         update: dict = {"n": len(attempts) + 1}
@@ -42,9 +53,19 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat |
         attempts.append(attempt)
         return attempt
 
-    note = None
+    note, skipped = _review_note(review, inputs), False
     try:
-        attempt = checked(draft(ws, job, chat))
+        if review is not None and review.decision == "changes":
+            previous = checked(review.previous.model_copy(update={"source": "previous", "usage": Usage(),
+                                                                  "model_calls": 0, "fixes": []}))
+            asked = Finding(rule="review.changes", level="error", fix=review.comment,
+                            message=f"a reviewer asked for changes: {review.comment}")
+            # the reviewed version failed review: it is revised first, and never chosen over a revision
+            attempts[-1] = previous = previous.model_copy(update={"check": previous.check.model_copy(
+                update={"passed": False, "score": 0, "findings": [asked, *previous.check.findings]})})
+            attempt = checked(revise(ws, job, chat, previous))
+        else:
+            attempt = checked(draft(ws, job, chat))
         for revision in range(rounds + 1):
             if attempt.check is not None and not attempt.check.passed and (fixed := fix(ws, job, attempt)):
                 checked(fixed)
@@ -55,14 +76,25 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat |
             attempt = checked(revise(ws, job, chat, best) if best else draft(ws, job, chat))
     except BudgetExhausted as e:  # keep what was made; a job with nothing checked is skipped
         note = f"stopped: {e}"
+        skipped = True
     except (openai.APIConnectionError, openai.AuthenticationError, openai.PermissionDeniedError,
             openai.NotFoundError) as e:
         raise ModelUnavailable(f"{type(e).__name__}: {e}") from e
-    result = JobResult(job=job, status="skipped" if note else "error", attempts=attempts, note=note,
-                       inputs_hash=job_inputs_hash(ws, job), seconds=time.perf_counter() - started)
+    result = JobResult(job=job, status="skipped" if skipped else "error", attempts=attempts, note=note,
+                       inputs_hash=inputs, seconds=time.perf_counter() - started)
     if result.best is not None:
         result.status = "passed" if result.best.check.passed else "failed"
     return result
+
+
+def _review_note(review: Review | None, inputs: str) -> str | None:
+    if review is None:
+        return None
+    if review.decision == "approve":  # kept above unless the inputs changed
+        return f"approved in run {review.run_id}, but its inputs changed since: redrafted, review it again"
+    if review.decision == "changes":
+        return f"changes asked in run {review.run_id}: revised with the reviewer's comment"
+    return f"rejected in run {review.run_id}: drafted afresh"
 
 
 def execute(
@@ -74,17 +106,19 @@ def execute(
     judge_chat: Chat | None = None,
     concurrency: int = 1,
     done: dict[str, JobResult] | None = None,
+    reviews: dict[str, Review] | None = None,
 ) -> dict:
     """Run every job not already ``done`` (a resumed run's finished jobs), ``concurrency`` at a
     time, writing each result as it finishes. On interruption the results file is completed
     with the unfinished jobs marked, then the interruption propagates."""
-    done = done or {}
+    done, reviews = done or {}, reviews or {}
     for result in done.values():
         writer.restore(result)
 
     def work(job: Job) -> tuple[JobResult, str | None]:
-        with job_scope(job.id):
-            result = run_job(ws, job, chat, ws.config.revise_rounds, judge_chat)
+        review = reviews.get(job.id)
+        with job_scope(job.id, fresh=review is not None and review.decision == "reject"):
+            result = run_job(ws, job, chat, ws.config.revise_rounds, judge_chat, review)
         best = result.best
         return result, render(ws, job, best.parts) if best is not None else None
 
