@@ -709,10 +709,14 @@ def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -
         token = os.environ.get(token_env)
         if not token:
             raise InvalidWorkspace([Problem("--token-env", None, "", f"${token_env} is not set")])
-    runs_dir, run, _, decisions = _reviewed(workspace, runs_dir, run_ref)
+    from .models import ModelSettings
+
+    runs_dir, run, ws, decisions = _reviewed(workspace, runs_dir, run_ref)
+    retries = resolve_config(ws.config.model if ws else ModelSettings(), {})  # max_retries, backoff, timeout
     store = Store(runs_dir / "ladder.db")
     try:
         outcome = push(run, decisions, url, store, token=token, approved_only=approved_only,
+                       max_retries=retries.max_retries, backoff=retries.backoff, timeout=retries.timeout,
                        on_piece=lambda piece, what: click.echo(f"  {piece}: {what}", err=True))
     except PublishUnavailable as e:
         raise ModelUnavailable(str(e)) from None
