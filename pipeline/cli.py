@@ -10,6 +10,7 @@ import json
 import shutil
 import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -29,36 +30,62 @@ WORKSPACE = click.option(
 )
 
 
+LOG = {"format": "text"}  # set by --log-format
+
+
+def say(message: str, level: str = "info", event: str = "message", **fields) -> None:
+    """A line on stderr: text for people, or with --log-format json one JSON object per line
+    (time, level, event, message and the event's fields) for cron mail, journald and CI logs."""
+    if LOG["format"] == "json":
+        from datetime import UTC, datetime
+
+        record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": level, "event": event,
+                  "message": message, **fields}
+        click.echo(json.dumps(record, ensure_ascii=False, default=str), err=True)
+    else:
+        click.secho(message, fg={"error": "red", "warning": "yellow"}.get(level), err=True)
+
+
 class LadderGroup(click.Group):
     """The error boundary: user mistakes become messages and exit codes, never tracebacks."""
 
     def invoke(self, ctx: click.Context):
+        from .write import Busy
+
         try:
             return super().invoke(ctx)
         except InvalidWorkspace as e:
             _print_problems(e.problems)
             ctx.exit(EXIT_BAD_INPUT)
-        except ModelUnavailable as e:
-            click.secho(f"error: could not run: {e}", fg="red", err=True)
+        except (ModelUnavailable, Busy) as e:
+            say(f"error: could not run: {e}", "error", "cannot_run", exit_code=EXIT_CANNOT_RUN)
             ctx.exit(EXIT_CANNOT_RUN)
         except KeyboardInterrupt:
-            click.secho("interrupted", fg="yellow", err=True)
+            say("interrupted", "warning", "interrupted", exit_code=130)
             ctx.exit(130)
 
 
 @click.group(cls=LadderGroup)
 @click.version_option(__version__, prog_name="ladder")
-def main() -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", envvar="LADDER_LOG_FORMAT",
+              show_default=True, help="json: one JSON object per line on stderr, for scheduled runs. "
+              "[env: LADDER_LOG_FORMAT]")
+def main(log_format: str) -> None:
     """Draft content for every channel × segment in the segment's own words, and check each
-    draft against the value-ladder step it should move its readers toward."""
+    draft against the value-ladder step it should move its readers toward.
+
+    Exit codes: 0 ok, 1 some drafts failed their checks, 2 bad input, 3 could not run (the
+    endpoint is down, or another run holds the workspace)."""
+    LOG["format"] = log_format
 
 
 def _print_problems(problems: list[Problem]) -> None:
     for p in problems:
-        click.secho(str(p), fg="red" if p.level == "error" else "yellow", err=True)
+        say(str(p), p.level, "problem", file=p.file, line=p.line, path=p.path, problem=p.message)
     errors = sum(p.level == "error" for p in problems)
     warnings = len(problems) - errors
-    click.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}", err=True)
+    say(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}",
+        "error" if errors else "info", "problems", errors=errors, warnings=warnings)
 
 
 def _load(root: Path) -> tuple[Workspace, Plan, list[Problem]]:
@@ -214,7 +241,8 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     if resume:
         run_id, plan, done, earlier = _resume_state(runs_dir, resume, ws)
         flags = {**earlier, **{k: v for k, v in flags.items() if v is not None}}
-        click.echo(f"resuming {run_id}: {len(done)} of {len(plan.jobs)} jobs already finished", err=True)
+        say(f"resuming {run_id}: {len(done)} of {len(plan.jobs)} jobs already finished", event="resume",
+            run_id=run_id, finished=len(done), jobs=len(plan.jobs))
     else:
         run_id = new_run_id()
     config = resolve_config(ws.config.model, flags)
@@ -232,6 +260,13 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     out_dir = runs_dir / run_id
     arguments = {k: v for k, v in {**flags, "segments": list(segments), "channels": list(channels),
                                    "revise_rounds": revise_rounds}.items() if v not in (None, [])}
+    from .write import workspace_lock
+
+    with workspace_lock(runs_dir, "run"):
+        _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll)
+
+
+def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll):
     signal.signal(signal.SIGTERM, _raise_interrupt)
     _note_lemma_backend(ws)
     reviews = _reviews(runs_dir, plan)
@@ -248,28 +283,29 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
         judge_chat = Chat(config.judge(), base, **shared) if config.judge_model else None
         writer = RunWriter(out_dir, run_id, None if resume else manifest(ws, plan, run_id, config.public(), arguments),
                            plan)
-        with click.progressbar(length=len(plan.jobs) - len(done), label="drafting", file=sys.stderr,
-                               show_pos=True, item_show_func=lambda r: r.job.id if r else None) as bar:
+        with _progress(len(plan.jobs) - len(done)) as on_job:
             try:
                 if batch:
                     from .batch import execute_batched
                     from .llm import shipped_prices
 
-                    return execute_batched(ws, plan, chat, writer, store, on_job=lambda r: bar.update(1, r),
+                    return execute_batched(ws, plan, chat, writer, store, on_job=on_job,
                                            judge_chat=judge_chat, done=done, reviews=reviews, poll=batch_poll,
-                                           say=lambda m: click.echo(f"\n{m}", err=True),
+                                           say=lambda m: say(f"\n{m}" if LOG["format"] == "text" else m, event="batch"),
                                            discount=shipped_prices().get("batch_discount", 1.0))
-                return execute(ws, plan, chat, writer, on_job=lambda r: bar.update(1, r), judge_chat=judge_chat,
+                return execute(ws, plan, chat, writer, on_job=on_job, judge_chat=judge_chat,
                                concurrency=config.concurrency, done=done, reviews=reviews)
             finally:
                 store.close()
 
+    say(f"run {run_id}: {len(plan.jobs)} jobs", event="start", run_id=run_id, jobs=len(plan.jobs))
     if config.embedded:
-        click.echo(f"model: embedded {config.model} (llama-cpp-python on loopback)", err=True)
+        say(f"model: embedded {config.model} (llama-cpp-python on loopback)", event="model", model=config.model)
         with embedded_server(config.gguf) as base:
             results = go(base)
     else:
-        click.echo(f"model: {config.model} at {config.public()['endpoint']}", err=True)
+        say(f"model: {config.model} at {config.public()['endpoint']}", event="model", model=config.model,
+            endpoint=config.public()["endpoint"])
         results = go(config.base_url)
     from .metrics import record
 
@@ -277,6 +313,22 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     _print_summary(results, out_dir)
     s = results["summary"]
     sys.exit(EXIT_OK if s["passed"] == s["jobs"] else EXIT_FAILED)
+
+
+@contextmanager
+def _progress(total: int):
+    """An ``on_job`` callback: a progress bar for people, a ``job`` event per job in JSON logs."""
+    if LOG["format"] == "json":
+        def event(r) -> None:
+            score = r.best.check.score if r.best and r.best.check else None
+            say(f"{r.job.id}: {r.status}", "info", "job", job_id=r.job.id, status=r.status, score=score,
+                tokens=r.usage.total_tokens, note=r.note)
+
+        yield event
+        return
+    with click.progressbar(length=total, label="drafting", file=sys.stderr, show_pos=True,
+                           item_show_func=lambda r: r.job.id if r else None) as bar:
+        yield lambda r: bar.update(1, r)
 
 
 def _reviews(runs_dir: Path, plan: Plan) -> dict:
@@ -298,8 +350,9 @@ def _reviews(runs_dir: Path, plan: Plan) -> dict:
                               previous=draft.chosen) for job_id, (d, draft) in found.items() if draft.chosen}
     if reviews:
         counts = Counter(r.decision for r in reviews.values())
-        click.echo("reviews: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-                   + " (approved drafts are kept, 'changes' revised with the comment, rejected drafted afresh)", err=True)
+        say("reviews: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+            + " (approved drafts are kept, 'changes' revised with the comment, rejected drafted afresh)",
+            event="reviews", **counts)
     return reviews
 
 
@@ -338,8 +391,8 @@ def _note_lemma_backend(ws: Workspace) -> None:
     from . import lemma
 
     if any(s.language == "fi" for s in ws.segments) and lemma.backend("fi") != "voikko":
-        click.secho(f"note: Finnish terms are matched with a suffix fallback ({lemma.fallback_reason()}); "
-                    "for full Finnish lemmas install Voikko: apt-get install libvoikko1 voikko-fi", fg="yellow", err=True)
+        say(f"note: Finnish terms are matched with a suffix fallback ({lemma.fallback_reason()}); "
+            "for full Finnish lemmas install Voikko: apt-get install libvoikko1 voikko-fi", "warning", "lemma_fallback")
 
 
 def _raise_interrupt(signum, frame):
@@ -359,6 +412,11 @@ def _filter(plan: Plan, segments: tuple[str, ...], channels: tuple[str, ...]) ->
 
 def _print_summary(results: dict, out_dir: Path) -> None:
     s = results["summary"]
+    if LOG["format"] == "json":  # stdout: one JSON object a scheduler can read
+        click.echo(json.dumps({"run_id": results["run_id"], "status": results["status"], "outputs": str(out_dir),
+                               "summary": s, "metrics": results.get("metrics")}, ensure_ascii=False))
+        say(f"run {results['run_id']} done: {s['passed']} of {s['jobs']} passed", event="done", **s)
+        return
     rows = [(r["segment"], r["channel"], r["step"], r["status"], r["score"] if r["score"] is not None else "-",
              r["attempts"], r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"])
             for r in results["results"]]
@@ -372,8 +430,8 @@ def _print_summary(results: dict, out_dir: Path) -> None:
         f"{s['seconds']:.1f} s"
     )
     if s.get("skipped"):
-        click.secho(f"{s['skipped']} jobs skipped at the cap: `ladder run --resume {results['run_id']}` "
-                    "with a higher cap finishes them", fg="yellow", err=True)
+        say(f"{s['skipped']} jobs skipped at the cap: `ladder run --resume {results['run_id']}` "
+            "with a higher cap finishes them", "warning", "skipped", skipped=s["skipped"])
     click.echo(f"outputs: {out_dir}")
 
 
@@ -713,11 +771,14 @@ def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -
 
     runs_dir, run, ws, decisions = _reviewed(workspace, runs_dir, run_ref)
     retries = resolve_config(ws.config.model if ws else ModelSettings(), {})  # max_retries, backoff, timeout
+    from .write import workspace_lock
+
     store = Store(runs_dir / "ladder.db")
     try:
-        outcome = push(run, decisions, url, store, token=token, approved_only=approved_only,
-                       max_retries=retries.max_retries, backoff=retries.backoff, timeout=retries.timeout,
-                       on_piece=lambda piece, what: click.echo(f"  {piece}: {what}", err=True))
+        with workspace_lock(runs_dir, "publish"):
+            outcome = push(run, decisions, url, store, token=token, approved_only=approved_only,
+                           max_retries=retries.max_retries, backoff=retries.backoff, timeout=retries.timeout,
+                           on_piece=lambda piece, what: say(f"  {piece}: {what}", event="piece", id=piece, outcome=what))
     except PublishUnavailable as e:
         raise ModelUnavailable(str(e)) from None
     finally:
@@ -725,5 +786,5 @@ def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -
     click.echo(f"{scrub_url(url)}: {len(outcome.sent)} sent, {len(outcome.unchanged)} unchanged, "
                f"{len(outcome.failed)} failed")
     for piece, why in outcome.failed.items():
-        click.secho(f"  {piece}: {why}", fg="red", err=True)
+        say(f"  {piece}: {why}", "error", "piece_failed", id=piece, reason=why)
     sys.exit(EXIT_FAILED if outcome.failed else EXIT_OK)

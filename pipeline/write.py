@@ -14,6 +14,8 @@ import os
 import secrets
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,46 @@ def atomic_write(path: Path, data: str, sync: bool = True) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class Busy(Exception):
+    """Another ladder process holds the workspace's lock (exit code 3)."""
+
+
+@contextmanager
+def workspace_lock(runs_dir: Path, what: str) -> Iterator[None]:
+    """One writer per workspace: a second run (say, cron firing while the last one still runs)
+    stops at once with Busy instead of interleaving its files with the first's. An OS file lock,
+    released by the kernel however the holder dies, so a crash leaves no stale lock."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    f = open(runs_dir / ".ladder.lock", "a+", encoding="utf-8")
+    try:
+        _lock(f)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise Busy(f"{runs_dir} is in use: {holder}; try again when it ends") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"`ladder {what}` (pid {os.getpid()}) since {datetime.now(UTC).isoformat(timespec='seconds')}\n")
+    f.flush()
+    try:
+        yield
+    finally:
+        f.truncate(0)
+        f.close()  # closing releases the lock
+
+
+def _lock(f) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _dump(obj: Any) -> str:
