@@ -413,7 +413,11 @@ def retry_after(exc: BaseException | None) -> float | None:
             return float(ms) / 1000
         except ValueError:
             pass
-    value = headers.get("retry-after")
+    return parse_retry_after(headers.get("retry-after"))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """A Retry-After header's seconds: a number, or an HTTP date from now."""
     if not value:
         return None
     try:

@@ -12,7 +12,6 @@ piece's failure, reported, and the rest go on.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import random
@@ -26,7 +25,7 @@ from urllib.parse import quote
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from .export import document, pieces
-from .llm import scrub_url
+from .llm import parse_retry_after, scrub_url
 from .review import Decision
 from .runs import Run
 from .store import Store
@@ -107,20 +106,10 @@ def _put(request: urllib.request.Request, timeout: float) -> int:
             return response.status
     except urllib.error.HTTPError as e:
         if e.code == 429 or e.code >= 500:
-            raise Retryable(f"HTTP {e.code}", _retry_after(e.headers.get("Retry-After"))) from None
+            raise Retryable(f"HTTP {e.code}", parse_retry_after(e.headers.get("Retry-After"))) from None
         raise
     except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
         raise Retryable(f"{type(e).__name__}: {getattr(e, 'reason', e)}") from None
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else None
 
 
 def _detail(e: urllib.error.HTTPError) -> str:

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from openai_server import QuietServer
+from openai_server import JSONHandler, Loopback
 
 
-class CMS:
+class CMS(Loopback):
     def __init__(self):
         self.requests: list[dict[str, Any]] = []  # every PUT: id, key, headers
         self.versions: dict[str, list[dict]] = {}  # id -> the versions stored, in order
@@ -24,12 +23,7 @@ class CMS:
         self.lock = threading.Lock()
         cms = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(JSONHandler):
             def do_PUT(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 piece_id = self.path.rsplit("/", 1)[1]
@@ -55,32 +49,8 @@ class CMS:
                     return
                 self._send(200, {"id": piece_id, "stored": True})
 
-            def _drop(self):
-                self.connection.shutdown(2)
-                self.close_connection = True
-
-            def _send(self, status, payload, headers=None):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.serve(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/pieces"
-
-    def __enter__(self) -> CMS:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return f"{self.root}/pieces"

@@ -38,7 +38,50 @@ class QuietServer(ThreadingHTTPServer):
         pass
 
 
-class ScriptedOpenAI:
+class Loopback:
+    """A threaded HTTP server on 127.0.0.1 for ``handler``, served while in a ``with`` block."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = QuietServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class JSONHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def _send(self, status: int, payload: dict | bytes, headers: dict | None = None, raw: bool = False):
+        data = payload if raw else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/octet-stream" if raw else "application/json")
+        self.send_header("content-length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _drop(self):
+        """The peer sees a dropped connection."""
+        self.connection.shutdown(2)
+        self.close_connection = True
+
+
+class ScriptedOpenAI(Loopback):
     """An OpenAI-protocol server on loopback. Each request takes the next ``script`` action, or
     else ``faults(body)``'s (for random fault injection), or else answers with ``responder``.
     Actions: sleep, reset (drop the connection), status (+ headers), content, finish_reason.
@@ -65,12 +108,7 @@ class ScriptedOpenAI:
         self.lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
+        class Handler(JSONHandler):
             def do_GET(self):
                 if self.path.startswith("/v1/batches/"):
                     self._send(200, server.poll_batch(self.path.rsplit("/", 1)[1]))
@@ -102,27 +140,14 @@ class ScriptedOpenAI:
                     if action.get("sleep"):
                         time.sleep(action["sleep"])
                     if action.get("reset"):
-                        self.connection.shutdown(2)  # the peer sees a dropped connection
-                        self.close_connection = True
+                        self._drop()
                         return
                     self._send(*server.answer(body, action))
                 finally:
                     with server.lock:
                         server.in_flight -= 1
 
-            def _send(self, status: int, payload: dict | bytes, headers: dict | None = None, raw: bool = False):
-                data = payload if raw else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/octet-stream" if raw else "application/json")
-                self.send_header("content-length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.serve(Handler)
 
     def next_action(self, body: dict) -> dict[str, Any]:
         with self.lock:
@@ -218,15 +243,7 @@ class ScriptedOpenAI:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> ScriptedOpenAI:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return f"{self.root}/v1"
 
 
 if __name__ == "__main__":  # a standalone server, for trying ladder by hand
