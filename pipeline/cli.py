@@ -361,8 +361,9 @@ def _resume_state(runs_dir: Path, resume: str, ws: Workspace) -> tuple[str, Plan
     and the model arguments it ran with. Refused when the inputs changed since."""
     from .models import Job, JobResult, Skipped
 
-    manifests = sorted(runs_dir.glob("*/manifest.json"), key=lambda p: p.stat().st_mtime_ns) if runs_dir.is_dir() else []
-    runs = [p.parent.name for p in manifests]  # oldest first: ids from the same second do not sort
+    from .runs import run_ids
+
+    runs = run_ids(runs_dir)
     run_id = (runs[-1] if runs else None) if resume == "latest" else resume
     folder = runs_dir / (run_id or "")
     if not run_id or not (folder / "manifest.json").is_file():

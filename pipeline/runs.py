@@ -62,8 +62,8 @@ def resolve(runs_dir: Path, ref: str | None) -> Path:
     """A run folder from an id, ``latest`` (or None), ``latest~N`` (the one N before it) or a path."""
     ref = ref or "latest"
     ids = run_ids(runs_dir)
-    if ref == "latest" or ref.startswith("latest~"):
-        back = int(ref[7:]) if ref[7:].isdigit() else 0
+    if ref == "latest" or (ref.startswith("latest~") and ref[7:].isdigit()):
+        back = int(ref[7:] or 0)
         if len(ids) > back:
             return runs_dir / ids[-1 - back]
     elif (runs_dir / ref / "manifest.json").is_file():

@@ -218,3 +218,7 @@ def test_compare_two_runs(workspace, cli, tmp_path):
     assert "+" + other[:30] in result.output
     assert "2 of 7 drafts changed" in result.output
     assert html.read_text().count('class="changed"') == 2
+    # runs by position: latest~1 is the one before the latest (the default RUN_B)
+    assert "2 of 7 drafts changed" in cli("compare", "latest~1", "-w", str(workspace)).output
+    bad = cli("compare", "latest~x", "-w", str(workspace))
+    assert bad.exit_code == 2 and "no run 'latest~x'" in bad.stderr
