@@ -23,10 +23,10 @@ from typing import Any
 
 import openai
 
-from .llm import Chat, Deferred, ModelUnavailable, job_scope
+from .llm import Chat, Deferred, ModelUnavailable
 from .models import Job, JobResult, Plan, Review, Workspace
-from .render import render, suffix
-from .run import run_job
+from .render import suffix
+from .run import rendered, run_scoped
 from .store import Store
 from .write import RunWriter
 
@@ -61,16 +61,13 @@ def execute_batched(
             asked: dict[str, dict[str, dict]] = {}  # model -> key -> request
             waiting: list[Job] = []
             for job in pending:
-                review = (reviews or {}).get(job.id)
-                with job_scope(job.id, fresh=review is not None and review.decision == "reject"):
-                    try:
-                        result = run_job(ws, job, chat, ws.config.revise_rounds, judge_chat, review)
-                    except Deferred as d:
-                        asked.setdefault(d.params["model"], {})[d.key] = d.params
-                        waiting.append(job)
-                        continue
-                best = result.best
-                writer.job_done(result, render(ws, job, best.parts) if best is not None else None, suffix(ws, job))
+                try:
+                    result = run_scoped(ws, job, chat, judge_chat, (reviews or {}).get(job.id))
+                except Deferred as d:
+                    asked.setdefault(d.params["model"], {})[d.key] = d.params
+                    waiting.append(job)
+                    continue
+                writer.job_done(result, rendered(ws, result), suffix(ws, job))
                 on_job(result)
             pending = waiting
             for model, requests in asked.items():

@@ -151,12 +151,11 @@ def _print_estimate(ws: Workspace, plan: Plan, flags: dict, runs_dir: Path, batc
 
     config = resolve_config(ws.config.model, flags)
     db = runs_dir / "ladder.db"
-    store = Store(db) if db.is_file() else None
-    try:
-        est = estimate(ws, plan, config, store, batch=batch)
-    finally:
-        if store is not None:
-            store.close()
+    if db.is_file():
+        with Store(db) as store:
+            est = estimate(ws, plan, config, store, batch=batch)
+    else:
+        est = estimate(ws, plan, config, None, batch=batch)
     if as_json:
         click.echo(json.dumps(est, ensure_ascii=False, indent=2))
         return
@@ -341,11 +340,8 @@ def _reviews(runs_dir: Path, plan: Plan) -> dict:
 
     if not (runs_dir / "ladder.db").is_file():
         return {}
-    store = Store(runs_dir / "ladder.db")
-    try:
+    with Store(runs_dir / "ladder.db") as store:
         found = for_next_run(store, runs_dir, {j.id for j in plan.jobs})
-    finally:
-        store.close()
     reviews = {job_id: Review(decision=d.decision, comment=d.comment, run_id=d.run_id, inputs_hash=draft.inputs_hash,
                               previous=draft.chosen) for job_id, (d, draft) in found.items() if draft.chosen}
     if reviews:
@@ -559,9 +555,8 @@ def logs(workspace: Path, run_id, job_id, model, limit, as_json, outputs) -> Non
     path = (outputs or workspace / "outputs") / "ladder.db"
     if not path.is_file():
         raise InvalidWorkspace([Problem(str(path), None, "", "no call log yet: run `ladder run` first")])
-    store = Store(path)
-    calls = store.calls(run_id=run_id, job_id=job_id, model=model, limit=limit)
-    store.close()
+    with Store(path) as store:
+        calls = store.calls(run_id=run_id, job_id=job_id, model=model, limit=limit)
     if as_json:
         for c in calls:
             c["params"], c["messages"] = json.loads(c["params"]), json.loads(c["messages"])
@@ -616,11 +611,8 @@ def _reviewed(workspace: Path, runs_dir: Path | None, run_ref: str | None):
     runs_dir = runs_dir or workspace / "outputs"
     run = load_run(runs_dir, run_ref)
     ws, _ = load_workspace(workspace) if (workspace / "ladder.yaml").is_file() else (None, [])
-    store = Store(runs_dir / "ladder.db")
-    try:
+    with Store(runs_dir / "ladder.db") as store:
         decisions = for_run(store, run)
-    finally:
-        store.close()
     return runs_dir, run, ws, decisions
 
 
@@ -718,11 +710,8 @@ def review_set(draft_id, decision, comment, run_ref, workspace: Path, runs_dir) 
 
     runs_dir = runs_dir or workspace / "outputs"
     run = load_run(runs_dir, run_ref)
-    store = Store(runs_dir / "ladder.db")
-    try:
+    with Store(runs_dir / "ladder.db") as store:
         d = record(store, run, draft_id, decision, comment)
-    finally:
-        store.close()
     click.echo(f"{d.draft_id}: {d.decision} (run {d.run_id})")
 
 
@@ -738,11 +727,8 @@ def review_import(sheet: Path, workspace: Path, runs_dir) -> None:
     from .store import Store
 
     runs_dir = runs_dir or workspace / "outputs"
-    store = Store(runs_dir / "ladder.db")
-    try:
+    with Store(runs_dir / "ladder.db") as store:
         decisions = import_sheet(store, runs_dir, sheet)
-    finally:
-        store.close()
     counts = Counter(d.decision for d in decisions)
     click.echo(f"{len(decisions)} decisions imported from {sheet}: "
                + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none filled in"))
@@ -774,16 +760,13 @@ def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -
     retries = resolve_config(ws.config.model if ws else ModelSettings(), {})  # max_retries, backoff, timeout
     from .write import workspace_lock
 
-    store = Store(runs_dir / "ladder.db")
     try:
-        with workspace_lock(runs_dir, "publish"):
+        with workspace_lock(runs_dir, "publish"), Store(runs_dir / "ladder.db") as store:
             outcome = push(run, decisions, url, store, token=token, approved_only=approved_only,
                            max_retries=retries.max_retries, backoff=retries.backoff, timeout=retries.timeout,
                            on_piece=lambda piece, what: say(f"  {piece}: {what}", event="piece", id=piece, outcome=what))
     except PublishUnavailable as e:
         raise ModelUnavailable(str(e)) from None
-    finally:
-        store.close()
     click.echo(f"{scrub_url(url)}: {len(outcome.sent)} sent, {len(outcome.unchanged)} unchanged, "
                f"{len(outcome.failed)} failed")
     for piece, why in outcome.failed.items():

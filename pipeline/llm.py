@@ -191,6 +191,7 @@ def _float_or_none(value: Any) -> float | None:
     return float(value) if value is not None else None
 
 
+@lru_cache(maxsize=1)
 def shipped_prices() -> dict[str, Any]:
     import yaml
 

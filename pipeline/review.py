@@ -147,7 +147,9 @@ def import_sheet(store: Store, runs_dir: Path, path: Path) -> list[Decision]:
             continue
         run_id = str(row["run_id"]).strip()
         try:
-            run = runs.get(run_id) or runs.setdefault(run_id, load_run(runs_dir, run_id))
+            if run_id not in runs:
+                runs[run_id] = load_run(runs_dir, run_id)
+            run = runs[run_id]
         except InvalidWorkspace:
             problems.append(Problem(str(path), line, f"{col['run_id']}{line} run_id", f"no run '{run_id}' in {runs_dir}"))
             continue

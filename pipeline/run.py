@@ -34,8 +34,7 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat |
     attempts: list[Attempt] = []
     inputs = job_inputs_hash(ws, job)
     if review is not None and review.decision == "approve" and review.inputs_hash == inputs:
-        kept = review.previous.model_copy(update={"n": 1, "source": "previous", "usage": Usage(), "model_calls": 0,
-                                                  "seconds": 0.0, "fixes": []})
+        kept = _previous(review).model_copy(update={"n": 1})
         return JobResult(job=job, status="passed" if kept.check and kept.check.passed else "failed", attempts=[kept],
                          note=f"approved in run {review.run_id}: kept as it is", inputs_hash=inputs)
 
@@ -53,11 +52,10 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat |
         attempts.append(attempt)
         return attempt
 
-    note, skipped = _review_note(review, inputs), False
+    note, skipped = _review_note(review), False
     try:
         if review is not None and review.decision == "changes":
-            previous = checked(review.previous.model_copy(update={"source": "previous", "usage": Usage(),
-                                                                  "model_calls": 0, "fixes": []}))
+            previous = checked(_previous(review))
             asked = Finding(rule="review.changes", level="error", fix=review.comment,
                             message=f"a reviewer asked for changes: {review.comment}")
             # the reviewed version failed review: it is revised first, and never chosen over a revision
@@ -87,7 +85,13 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat |
     return result
 
 
-def _review_note(review: Review | None, inputs: str) -> str | None:
+def _previous(review: Review) -> Attempt:
+    """The reviewed draft as this run's starting version: made before, so it cost this run nothing."""
+    return review.previous.model_copy(update={"source": "previous", "usage": Usage(), "model_calls": 0,
+                                              "seconds": 0.0, "fixes": []})
+
+
+def _review_note(review: Review | None) -> str | None:
     if review is None:
         return None
     if review.decision == "approve":  # kept above unless the inputs changed
@@ -95,6 +99,18 @@ def _review_note(review: Review | None, inputs: str) -> str | None:
     if review.decision == "changes":
         return f"changes asked in run {review.run_id}: revised with the reviewer's comment"
     return f"rejected in run {review.run_id}: drafted afresh"
+
+
+def run_scoped(ws: Workspace, job: Job, chat: Chat, judge_chat: Chat | None, review: Review | None) -> JobResult:
+    """``run_job`` with its calls attributed to the job; a rejected draft's job skips the cache."""
+    with job_scope(job.id, fresh=review is not None and review.decision == "reject"):
+        return run_job(ws, job, chat, ws.config.revise_rounds, judge_chat, review)
+
+
+def rendered(ws: Workspace, result: JobResult) -> str | None:
+    """The job's piece: its best version in the channel's layout; None when there is none."""
+    best = result.best
+    return render(ws, result.job, best.parts) if best is not None else None
 
 
 def execute(
@@ -116,18 +132,15 @@ def execute(
         writer.restore(result)
 
     def work(job: Job) -> tuple[JobResult, str | None]:
-        review = reviews.get(job.id)
-        with job_scope(job.id, fresh=review is not None and review.decision == "reject"):
-            result = run_job(ws, job, chat, ws.config.revise_rounds, judge_chat, review)
-        best = result.best
-        return result, render(ws, job, best.parts) if best is not None else None
+        result = run_scoped(ws, job, chat, judge_chat, reviews.get(job.id))
+        return result, rendered(ws, result)
 
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ladder-job")
     try:
         futures = [pool.submit(work, job) for job in plan.jobs if job.id not in done]
         for future in as_completed(futures):
-            result, rendered = future.result()
-            writer.job_done(result, rendered, suffix(ws, result.job))
+            result, piece = future.result()
+            writer.job_done(result, piece, suffix(ws, result.job))
             on_job(result)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)

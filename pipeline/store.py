@@ -173,6 +173,12 @@ class Store:
                                   "ORDER BY created_at LIMIT 1", (run_id, model)).fetchone()
         return row[0] if row else None
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
         with self.lock:
             self.db.close()
