@@ -67,8 +67,8 @@ def main() -> None:
 
     figures: dict[str, list[float]] = {"ladder": [], "raw": [], "raw_no_schema": []}
     tokens: dict[str, int] = {}
-    with embedded_server(gguf) as base:
-        chat = Chat(config, base)  # no store: nothing cached, every run generates
+    with embedded_server(gguf) as server:
+        chat = Chat(config, server.base_url, health=server.died)  # no store: nothing cached, every run generates
         chat.complete(msgs, 8)  # warm the server (model load, first prompt)
         raw_call(False)
         for _ in range(args.repeats):

@@ -72,8 +72,8 @@ def execute_batched(
             pending = waiting
             for model, requests in asked.items():
                 collect(chats[model], store, requests, answers, tries, poll, say)
-    except BaseException:
-        writer.finish(interrupted=True)
+    except BaseException as e:
+        writer.finish(interrupted=True, reason=str(e).splitlines()[0] if str(e) else "interrupted")
         raise
     return writer.finish()
 

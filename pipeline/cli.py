@@ -270,7 +270,7 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
     _note_lemma_backend(ws)
     reviews = _reviews(runs_dir, plan)
 
-    def go(base: str) -> dict:
+    def go(base: str, health=None) -> dict:
         from .llm import Limiter
         from .store import Store
 
@@ -278,8 +278,8 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
         limiter = Limiter(config.requests_per_minute, config.tokens_per_minute)
         shared = {"store": store, "cache": cache or "use", "run_id": run_id, "limiter": limiter,
                   "budget": config.budget()}
-        chat = Chat(config, base, **shared)
-        judge_chat = Chat(config.judge(), base, **shared) if config.judge_model else None
+        chat = Chat(config, base, **shared, health=health)
+        judge_chat = Chat(config.judge(), base, **shared, health=health) if config.judge_model else None
         writer = RunWriter(out_dir, run_id, None if resume else manifest(ws, plan, run_id, config.public(), arguments),
                            plan)
         with _progress(len(plan.jobs) - len(done)) as on_job:
@@ -300,8 +300,8 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
     say(f"run {run_id}: {len(plan.jobs)} jobs", event="start", run_id=run_id, jobs=len(plan.jobs))
     if config.embedded:
         say(f"model: embedded {config.model} (llama-cpp-python on loopback)", event="model", model=config.model)
-        with embedded_server(config.gguf) as base:
-            results = go(base)
+        with embedded_server(config.gguf) as server:
+            results = go(server.base_url, server.died)
     else:
         say(f"model: {config.model} at {config.public()['endpoint']}", event="model", model=config.model,
             endpoint=config.public()["endpoint"])
@@ -377,7 +377,7 @@ def _resume_state(runs_dir: Path, resume: str, ws: Workspace) -> tuple[str, Plan
         record_file = folder / job.segment / f"{job.channel}.json"
         if record_file.is_file():
             record = json.loads(record_file.read_text(encoding="utf-8"))
-            if record["status"] in ("passed", "failed", "error"):
+            if record["status"] in ("passed", "failed"):  # jobs in error are tried again
                 done[job.id] = JobResult(job=job, **{k: record.get(k) for k in (
                     "status", "attempts", "output", "note", "inputs_hash", "content_hash")})
     model_args = {k: v for k, v in earlier.get("arguments", {}).items() if k not in ("segments", "channels", "revise_rounds")}
@@ -478,8 +478,9 @@ def check_cmd(files, step, segment, language, as_json, judge_model, base_url, wo
         endpoint = embedded_server(config.gguf)
     else:
         endpoint = nullcontext(config.base_url)
-    with endpoint as base:
-        judge_chat = Chat(config.judge(), base) if base else None
+    with endpoint as server:
+        base = server.base_url if config.embedded and server else server
+        judge_chat = Chat(config.judge(), base, health=server.died if config.embedded and server else None) if base else None
         failed = False
         for name, body in texts:
             failed |= _check_one(name, body, step, seg, ws, language, as_json, judge_chat,

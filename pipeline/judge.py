@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from . import templating
 from .check import PENALTY, STEP_FLOOR, STEP_HINTS
 from .classify import STEP_KEYS
-from .llm import Chat, InvalidReply
+from .llm import Chat, InvalidReply, RequestFailed
 from .models import CheckResult, Finding, JudgeResult, Ladder
 
 log = logging.getLogger("ladder.judge")
@@ -78,6 +78,8 @@ def judge(chat: Chat, root: str | Path, draft: str, language: str, ladder: Ladde
         judgement, usage, calls = chat.structured(messages, Judgement, max_tokens=900)
     except InvalidReply as e:
         return JudgeResult(model=chat.config.model, error=str(e), usage=e.usage, model_calls=e.calls)
+    except RequestFailed as e:  # the rules decide alone
+        return JudgeResult(model=chat.config.model, error=f"request failed: {e}", model_calls=1)
     return verify(judgement, draft, chat.config.model).model_copy(update={"usage": usage, "model_calls": calls})
 
 

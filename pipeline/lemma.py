@@ -40,7 +40,14 @@ def _init_voikko():
         try:
             import libvoikko
 
-            _voikko = libvoikko.Voikko("fi")
+            class Voikko(libvoikko.Voikko):
+                def __del__(self):  # a half-made handle (no libvoikko.so) must not print a traceback at exit
+                    try:
+                        super().__del__()
+                    except AttributeError:
+                        pass
+
+            _voikko = Voikko("fi")
         except Exception as e:  # missing binding, missing libvoikko.so or missing dictionary
             _voikko_error = f"{type(e).__name__}: {e}"
     return _voikko

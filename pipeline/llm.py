@@ -21,6 +21,7 @@ import json
 import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -29,7 +30,7 @@ import threading
 import time
 import urllib.request
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -51,6 +52,12 @@ T = TypeVar("T", bound=BaseModel)
 
 class ModelUnavailable(Exception):
     """The endpoint or the embedded model could not be reached or started (exit code 3)."""
+
+
+class RequestFailed(Exception):
+    """One request failed for good, after the retries (a 4xx other than auth, a 5xx or a timeout
+    that outlasted them, a body that is not a chat completion): that job's error, and the run
+    goes on with the others."""
 
 
 class InvalidReply(Exception):
@@ -229,9 +236,72 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_command(path: Path, port: int, n_ctx: int) -> list[str]:
+    """llama-cpp-python's OpenAI-compatible server for the GGUF at ``path`` on a loopback port."""
+    return [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(path),
+        "--model_alias", path.stem,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--n_ctx", str(n_ctx),
+        "--n_threads", str(os.cpu_count() or 1),
+        "--verbose", "False",
+    ]
+
+
+REBUILD_HINT = (
+    "llama-cpp-python may have been built for another CPU (pip builds it with -march=native by default): "
+    "rebuild it portably with\n"
+    "  CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install --force-reinstall --no-cache-dir --no-deps llama-cpp-python\n"
+    "or point ladder at an OpenAI-compatible endpoint with --base-url"
+)
+
+
+@dataclass
+class EmbeddedServer:
+    """The embedded model's server process, its base URL and its log."""
+
+    base_url: str
+    proc: subprocess.Popen
+    log: Any
+
+    def died(self) -> str | None:
+        """None while the server runs; otherwise what to tell the user: how it ended (the signal,
+        for a crash), the last lines of its log, and what to do."""
+        code = self.proc.poll()
+        if code is None:
+            return None
+        # killed by a signal: a crash, most often a native build on a CPU unlike the build machine's
+        hint = REBUILD_HINT if code < 0 else "its log above says why; check the GGUF file (--gguf)"
+        return f"the embedded model server {_ended(code)}.\n{self.log_tail()}{hint}"
+
+    def failed_to_start(self) -> str | None:
+        why = self.died()
+        return None if why is None else why.replace(" server ", " server did not start: it ", 1)
+
+    def log_tail(self, lines: int = 12) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        tail = self.log.read().strip().splitlines()[-lines:]
+        return "".join(f"  | {line}\n" for line in tail) if tail else "  (its log is empty)\n"
+
+
+def _ended(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        crash = {"SIGILL": " (an instruction this CPU does not have)",
+                 "SIGSEGV": " (a crash)", "SIGBUS": " (a crash)"}.get(name, "")
+        return f"died of {name}{crash}"
+    return f"exited with status {code}"
+
+
 @contextmanager
-def embedded_server(gguf: str | None, n_ctx: int = 4096, start_timeout: float = 120) -> Iterator[str]:
-    """Run llama-cpp-python's OpenAI-compatible server on loopback; yield its base URL."""
+def embedded_server(gguf: str | None, n_ctx: int = 4096, start_timeout: float = 120) -> Iterator[EmbeddedServer]:
+    """Run llama-cpp-python's OpenAI-compatible server on loopback for as long as the block runs."""
     path = Path(gguf) if gguf else shipped_gguf()
     if path is None:
         raise ModelUnavailable(
@@ -243,36 +313,26 @@ def embedded_server(gguf: str | None, n_ctx: int = 4096, start_timeout: float = 
     if importlib.util.find_spec("llama_cpp") is None:
         raise ModelUnavailable("the embedded model needs llama-cpp-python[server]: pip install 'llama-cpp-python[server]'")
     port = _free_port()
-    log = tempfile.TemporaryFile(mode="w+")
-    cmd = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(path),
-        "--model_alias", path.stem,
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--n_ctx", str(n_ctx),
-        "--n_threads", str(os.cpu_count() or 1),
-        "--verbose", "False",
-    ]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    base_url = f"http://127.0.0.1:{port}/v1"
+    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+    proc = subprocess.Popen(server_command(path, port, n_ctx), stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    server = EmbeddedServer(f"http://127.0.0.1:{port}/v1", proc, log)
     try:
         deadline = time.monotonic() + start_timeout
         while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                tail = log.read()[-2000:]
-                raise ModelUnavailable(f"the embedded model server exited ({proc.returncode}):\n{tail}")
+            if (why := server.failed_to_start()) is not None:
+                raise ModelUnavailable(why)
             try:
-                with urllib.request.urlopen(f"{base_url}/models", timeout=2) as r:
+                with urllib.request.urlopen(f"{server.base_url}/models", timeout=2) as r:
                     if r.status == 200:
                         break
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise ModelUnavailable(f"the embedded model server did not start in {start_timeout:.0f} s")
+                raise ModelUnavailable(f"the embedded model server did not answer within {start_timeout:.0f} s.\n"
+                                       f"{server.log_tail()}{REBUILD_HINT}")
             time.sleep(0.2)
-        yield base_url
+        yield server
     finally:
         proc.terminate()
         try:
@@ -456,8 +516,12 @@ class Chat:
     and every call is logged."""
 
     def __init__(self, config: ModelConfig, base_url: str, store: Store | None = None, cache: str = "use",
-                 run_id: str | None = None, limiter: Limiter | None = None, budget: Budget | None = None):
+                 run_id: str | None = None, limiter: Limiter | None = None, budget: Budget | None = None,
+                 health: Callable[[], str | None] | None = None):
         self.config = config
+        # ``health``: None while the endpoint's process runs, else why it does not (the embedded
+        # server); ``reached``: some request got an HTTP answer, so the endpoint can be used
+        self.health, self.reached = health, False
         self.client = openai.OpenAI(
             base_url=base_url,
             api_key=config.api_key or "not-needed",
@@ -478,7 +542,10 @@ class Chat:
     def _wait(self, state: RetryCallState) -> float:
         exp = self.config.backoff * 2 ** (state.attempt_number - 1)
         delay = random.uniform(0, min(exp, 60))  # full jitter
-        asked = retry_after(state.outcome.exception() if state.outcome else None)
+        failure = state.outcome.exception() if state.outcome else None
+        if isinstance(failure, openai.APIStatusError):
+            self.reached = True
+        asked = retry_after(failure)
         return max(delay, min(asked, 300)) if asked is not None else delay
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int, schema: dict | None = None) -> Reply:
@@ -507,13 +574,17 @@ class Chat:
                 with attempt:
                     attempts += 1
                     response = self.client.chat.completions.create(**params)
+            if not isinstance(getattr(response, "choices", None), list):
+                raise RequestFailed(f"the endpoint's reply is not a chat completion: {str(response)[:200]!r}")
         except Exception as e:
             if reservation is not None:
                 self.budget.settle(reservation, Usage())
             failed = Reply(content="", finish_reason=None, usage=Usage(), seconds=time.perf_counter() - started,
                            transport_attempts=attempts)
-            self._log(params, failed, key, error=f"{type(e).__name__}: {e}")
-            raise
+            why = self._failure(e, attempts)
+            self._log(params, failed, key, error=str(why))
+            raise why from e
+        self.reached = True
         choice = response.choices[0] if response.choices else None
         usage = response.usage
         reply = Reply(
@@ -531,6 +602,34 @@ class Chat:
             self.budget.settle(reservation, reply.usage)
         self._keep(params, key, reply)
         return reply
+
+    def _failure(self, e: Exception, attempts: int) -> Exception:
+        """What a request that failed for good means: ModelUnavailable when the endpoint cannot be
+        used at all (refused credentials, unknown model or path, never reached, the embedded server
+        dead), which stops the run; RequestFailed, one job's error, for anything else."""
+        if isinstance(e, openai.APIStatusError | openai.APIResponseValidationError):
+            self.reached = True
+        where = f"{self.endpoint} ({self.config.model})"
+        if isinstance(e, openai.AuthenticationError | openai.PermissionDeniedError):
+            return ModelUnavailable(f"{where} refused the request ({e.status_code}): check the API key "
+                                    "(LADDER_API_KEY or the variable named by model.api_key_env in ladder.yaml)")
+        if isinstance(e, openai.NotFoundError):
+            return ModelUnavailable(f"{where}: not found (404), is the model name or the base URL wrong? "
+                                    f"{_said(e)}")
+        if (dead := self.health() if self.health else None) is not None:
+            return ModelUnavailable(dead)
+        if isinstance(e, openai.APIConnectionError) and not isinstance(e, openai.APITimeoutError) and not self.reached:
+            return ModelUnavailable(f"cannot reach {where}: {e}")
+        if isinstance(e, RequestFailed | ModelUnavailable):
+            return e
+        tries = f" after {attempts} tries" if attempts > 1 else ""
+        if isinstance(e, openai.APITimeoutError):
+            return RequestFailed(f"no reply within {self.config.timeout:g} s{tries}")
+        if isinstance(e, openai.APIStatusError):
+            return RequestFailed(f"the endpoint answered {e.status_code}{tries}: {_said(e)}")
+        if isinstance(e, openai.APIConnectionError):
+            return RequestFailed(f"connection failed{tries}: {e}")
+        return RequestFailed(f"the endpoint's reply is not a chat completion ({type(e).__name__}: {str(e)[:200]})")
 
     def retrying(self) -> Retrying:
         """Transport retries: retryable errors only, jittered exponential backoff, Retry-After honoured."""
@@ -608,6 +707,16 @@ class Chat:
                  "Answer again with only the JSON object, with every field filled in."},
             ]
         raise InvalidReply(f"no valid reply after {calls} calls: {error}", usage, real, content)
+
+
+def _said(e: openai.APIStatusError) -> str:
+    """The error message an endpoint gave, short, or the start of its body."""
+    body = e.body
+    if isinstance(body, dict):
+        body = body.get("message") or body.get("error") or body
+        if isinstance(body, dict):
+            body = body.get("message") or body
+    return str(body if body is not None else e.response.text)[:300]
 
 
 @lru_cache(maxsize=256)

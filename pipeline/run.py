@@ -5,16 +5,15 @@ This module only sequences the stages; each stage lives in its own module.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-import openai
-
 from .check import context, evaluate
 from .draft import draft
 from .judge import combine, judge
-from .llm import BudgetExhausted, Chat, ModelUnavailable, job_scope
+from .llm import BudgetExhausted, Chat, RequestFailed, job_scope
 from .models import Attempt, Finding, Job, JobResult, Plan, Review, Usage, Workspace, best_attempt
 from .render import render, suffix
 from .revise import fix, revise
@@ -52,7 +51,7 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat |
         attempts.append(attempt)
         return attempt
 
-    note, skipped = _review_note(review), False
+    note, skipped, failed = _review_note(review), False, False
     try:
         if review is not None and review.decision == "changes":
             previous = checked(_previous(review))
@@ -75,12 +74,11 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat |
     except BudgetExhausted as e:  # keep what was made; a job with nothing checked is skipped
         note = f"stopped: {e}"
         skipped = True
-    except (openai.APIConnectionError, openai.AuthenticationError, openai.PermissionDeniedError,
-            openai.NotFoundError) as e:
-        raise ModelUnavailable(f"{type(e).__name__}: {e}") from e
+    except RequestFailed as e:  # this job's error; the run goes on with the others
+        note, failed = f"request failed: {e}", True
     result = JobResult(job=job, status="skipped" if skipped else "error", attempts=attempts, note=note,
                        inputs_hash=inputs, seconds=time.perf_counter() - started)
-    if result.best is not None:
+    if result.best is not None and not failed:
         result.status = "passed" if result.best.check.passed else "failed"
     return result
 
@@ -131,20 +129,31 @@ def execute(
     for result in done.values():
         writer.restore(result)
 
-    def work(job: Job) -> tuple[JobResult, str | None]:
-        result = run_scoped(ws, job, chat, judge_chat, reviews.get(job.id))
+    stopping = threading.Event()  # the run is ending: jobs not yet started do not start
+
+    def work(job: Job) -> tuple[JobResult, str | None] | None:
+        if stopping.is_set():
+            return None
+        try:
+            result = run_scoped(ws, job, chat, judge_chat, reviews.get(job.id))
+        except BaseException:  # the endpoint cannot be used, or the run was interrupted
+            stopping.set()
+            raise
         return result, rendered(ws, result)
 
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ladder-job")
     try:
         futures = [pool.submit(work, job) for job in plan.jobs if job.id not in done]
         for future in as_completed(futures):
-            result, piece = future.result()
+            if (done_job := future.result()) is None:
+                continue
+            result, piece = done_job
             writer.job_done(result, piece, suffix(ws, result.job))
             on_job(result)
-    except BaseException:
+    except BaseException as e:
+        stopping.set()
         pool.shutdown(wait=False, cancel_futures=True)
-        writer.finish(interrupted=True)
+        writer.finish(interrupted=True, reason=str(e).splitlines()[0] if str(e) else "interrupted")
         raise
     pool.shutdown()
     return writer.finish()

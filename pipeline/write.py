@@ -256,9 +256,10 @@ class RunWriter:
         self.last_write = time.monotonic()
         return data
 
-    def finish(self, interrupted: bool = False) -> dict[str, Any]:
+    def finish(self, interrupted: bool = False, reason: str = "interrupted") -> dict[str, Any]:
+        """The final results; an interrupted run marks each unfinished job with why it did not run."""
         if interrupted:
             for job_id, r in self.results.items():
                 if r.status == "pending":
-                    self.results[job_id] = r.model_copy(update={"status": "interrupted"})
+                    self.results[job_id] = r.model_copy(update={"status": "interrupted", "note": f"not run: {reason}"})
         return self.write_results("interrupted" if interrupted else "complete")

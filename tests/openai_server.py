@@ -65,10 +65,11 @@ class JSONHandler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # quiet
         pass
 
-    def _send(self, status: int, payload: dict | bytes, headers: dict | None = None, raw: bool = False):
+    def _send(self, status: int, payload: dict | bytes, headers: dict | None = None, raw: bool = False,
+              content_type: str | None = None):
         data = payload if raw else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("content-type", "application/octet-stream" if raw else "application/json")
+        self.send_header("content-type", content_type or ("application/octet-stream" if raw else "application/json"))
         self.send_header("content-length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -84,7 +85,8 @@ class JSONHandler(BaseHTTPRequestHandler):
 class ScriptedOpenAI(Loopback):
     """An OpenAI-protocol server on loopback. Each request takes the next ``script`` action, or
     else ``faults(body)``'s (for random fault injection), or else answers with ``responder``.
-    Actions: sleep, reset (drop the connection), status (+ headers), content, finish_reason.
+    Actions: sleep, reset (drop the connection), status (+ headers), html (a 200 with an HTML page),
+    content, finish_reason.
     It records every request, the most requests it had in flight at once, and the bodies it
     answered with a complete reply (``answered``)."""
 
@@ -141,6 +143,10 @@ class ScriptedOpenAI(Loopback):
                         time.sleep(action["sleep"])
                     if action.get("reset"):
                         self._drop()
+                        return
+                    if action.get("html"):  # a proxy's error page with status 200
+                        self._send(200, b"<html><body>Gateway says hello</body></html>", raw=True,
+                                   content_type="text/html")
                         return
                     self._send(*server.answer(body, action))
                 finally:

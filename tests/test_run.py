@@ -131,11 +131,12 @@ def test_an_unreachable_endpoint_exits_3_without_a_traceback(workspace, cli):
         url = server.base_url
     result = cli("run", "-w", str(workspace), "--base-url", url)
     assert result.exit_code == 3
-    assert result.stderr.startswith("run ") and "error: could not run: APIConnectionError" in result.stderr
+    assert result.stderr.startswith("run ") and f"error: could not run: cannot reach {url}" in result.stderr
     assert "Traceback" not in result.stderr
     results = json.loads((run_dir(workspace) / "run_results.json").read_text())
     assert results["status"] == "interrupted"
     assert {r["status"] for r in results["results"]} == {"interrupted"}
+    assert all(r["note"].startswith(f"not run: cannot reach {url}") for r in results["results"])
 
 
 def test_an_interrupted_run_leaves_complete_results_with_unfinished_jobs_marked(workspace):
