@@ -33,6 +33,15 @@ WORKSPACE = click.option(
 LOG = {"format": "text"}  # set by --log-format
 
 
+def _url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An http(s) URL option, refused up front (exit 2, the flag named, the URL not echoed)."""
+    from .llm import url_problem
+
+    if value is not None and (why := url_problem(value)):
+        raise InvalidWorkspace([Problem(max(param.opts, key=len), None, "", why)])
+    return value
+
+
 def say(message: str, level: str = "info", event: str = "message", **fields) -> None:
     """A line on stderr: text for people, or with --log-format json one JSON object per line
     (time, level, event, message and the event's fields) for cron mail, journald and CI logs."""
@@ -116,7 +125,7 @@ def validate(workspace: Path) -> None:
 @WORKSPACE
 @click.option("--json", "as_json", is_flag=True, help="Print the plan (or the estimate) as JSON.")
 @click.option("--estimate", is_flag=True, help="Also estimate calls, tokens and cost, before anything is spent.")
-@click.option("--base-url", help="The endpoint the run will use. [env: LADDER_BASE_URL]")
+@click.option("--base-url", callback=_url, help="The endpoint the run will use. [env: LADDER_BASE_URL]")
 @click.option("--model", help="The model the run will use. [env: LADDER_MODEL]")
 @click.option("--judge-model", help="The judge model the run will use. [env: LADDER_JUDGE_MODEL]")
 @click.option("--batch", is_flag=True, help="Price the run as a Batch API run.")
@@ -194,7 +203,8 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
 
 @main.command()
 @WORKSPACE
-@click.option("--base-url", help="OpenAI-compatible endpoint. [env: LADDER_BASE_URL] Default: the embedded model.")
+@click.option("--base-url", callback=_url,
+              help="OpenAI-compatible endpoint. [env: LADDER_BASE_URL] Default: the embedded model.")
 @click.option("--model", help="Model name at the endpoint. [env: LADDER_MODEL]")
 @click.option("--gguf", type=click.Path(dir_okay=False), help="A GGUF file for the embedded model. [env: LADDER_GGUF]")
 @click.option("--temperature", type=float, help="Sampling temperature (0 for deterministic runs).")
@@ -259,6 +269,10 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     out_dir = runs_dir / run_id
     arguments = {k: v for k, v in {**flags, "segments": list(segments), "channels": list(channels),
                                    "revise_rounds": revise_rounds}.items() if v not in (None, [])}
+    if arguments.get("base_url"):  # recorded in manifest.json: no credentials, no query string
+        from .llm import scrub_url
+
+        arguments["base_url"] = scrub_url(arguments["base_url"])
     from .write import workspace_lock
 
     with workspace_lock(runs_dir, "run"):
@@ -357,30 +371,42 @@ def _resume_state(runs_dir: Path, resume: str, ws: Workspace) -> tuple[str, Plan
     and the model arguments it ran with. Refused when the inputs changed since."""
     from .models import Job, JobResult, Skipped
 
-    from .runs import run_ids
+    from .runs import output_problem, plain_id, read_json, run_ids
 
+    if resume != "latest" and not plain_id(resume):  # only a run of this workspace, under its lock
+        raise InvalidWorkspace([Problem("--resume", None, "", f"'{resume}' is not a run id: name a run in "
+                                        f"{runs_dir} by its id (or latest), not by a path")])
     runs = run_ids(runs_dir)
     run_id = (runs[-1] if runs else None) if resume == "latest" else resume
     folder = runs_dir / (run_id or "")
-    if not run_id or not (folder / "manifest.json").is_file():
+    if not run_id or not (folder / "manifest.json").is_file() or folder.resolve().parent != runs_dir.resolve():
         raise InvalidWorkspace([Problem("--resume", None, "", f"no run '{resume}' in {runs_dir}"
                                         + (f" (runs: {', '.join(runs[-5:])})" if runs else ""))])
-    earlier = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    earlier = read_json(folder / "manifest.json", {"inputs": dict, "jobs": list, "skipped": list})
     changed = sorted(k for k in set(earlier["inputs"]) | set(ws.input_hashes)
                      if earlier["inputs"].get(k) != ws.input_hashes.get(k))
     if changed:
         raise InvalidWorkspace([Problem(name, None, "", f"changed since run {run_id}: start a new run instead of "
                                         "resuming") for name in changed])
-    plan = Plan(jobs=[Job(**j) for j in earlier["jobs"]], skipped=[Skipped(**s) for s in earlier["skipped"]])
+    try:
+        plan = Plan(jobs=[Job(**j) for j in earlier["jobs"]], skipped=[Skipped(**s) for s in earlier["skipped"]])
+    except (TypeError, ValueError) as e:
+        raise InvalidWorkspace([Problem(str(folder / "manifest.json"), None, "jobs", f"not a ladder plan: {e}")]) from None
     done = {}
     for job in plan.jobs:
         record_file = folder / job.segment / f"{job.channel}.json"
         if record_file.is_file():
-            record = json.loads(record_file.read_text(encoding="utf-8"))
-            if record["status"] in ("passed", "failed"):  # jobs in error are tried again
-                done[job.id] = JobResult(job=job, **{k: record.get(k) for k in (
-                    "status", "attempts", "output", "note", "inputs_hash", "content_hash")})
-    model_args = {k: v for k, v in earlier.get("arguments", {}).items() if k not in ("segments", "channels", "revise_rounds")}
+            record = read_json(record_file)
+            if record.get("status") in ("passed", "failed"):  # jobs in error are tried again
+                if record.get("output") and (why := output_problem(folder, record["output"])):
+                    raise InvalidWorkspace([Problem(str(record_file), None, "output", why)])
+                try:
+                    done[job.id] = JobResult(job=job, **{k: record.get(k) for k in (
+                        "status", "attempts", "output", "note", "inputs_hash", "content_hash")})
+                except (TypeError, ValueError) as e:
+                    raise InvalidWorkspace([Problem(str(record_file), None, "", f"not a job record: {e}")]) from None
+    arguments = earlier.get("arguments") if isinstance(earlier.get("arguments"), dict) else {}
+    model_args = {k: v for k, v in arguments.items() if k not in ("segments", "channels", "revise_rounds")}
     return run_id, plan, done, model_args
 
 
@@ -440,7 +466,7 @@ def _print_summary(results: dict, out_dir: Path) -> None:
 @click.option("--language", type=click.Choice(["en", "fi", "auto"]), default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input, one per line.")
 @click.option("--judge-model", help="Also judge the ladder step with this model. [env: LADDER_JUDGE_MODEL]")
-@click.option("--base-url", help="The judge's OpenAI-compatible endpoint. [env: LADDER_BASE_URL] "
+@click.option("--base-url", callback=_url, help="The judge's OpenAI-compatible endpoint. [env: LADDER_BASE_URL] "
               "Default: the embedded model.")
 @WORKSPACE
 def check_cmd(files, step, segment, language, as_json, judge_model, base_url, workspace: Path) -> None:
@@ -591,10 +617,6 @@ def init(directory: Path, force: bool) -> None:
     click.echo(f"  ladder validate -w {directory}\n  ladder run -w {directory}")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 # --- after a run: reviewers and the CMS ---------------------------------------------------------
 
 OUTPUTS = click.option("-o", "--outputs", "runs_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -713,7 +735,7 @@ def review_set(draft_id, decision, comment, run_ref, workspace: Path, runs_dir) 
     run = load_run(runs_dir, run_ref)
     with Store(runs_dir / "ladder.db") as store:
         d = record(store, run, draft_id, decision, comment)
-    click.echo(f"{d.draft_id}: {d.decision} (run {d.run_id})")
+    click.echo(f"{d.draft_id}: {d.decision} (run {d.run_id}, content {(d.content_hash or '-')[:12]})")
 
 
 @review.command("import")
@@ -737,7 +759,7 @@ def review_import(sheet: Path, workspace: Path, runs_dir) -> None:
 
 @main.command()
 @RUN_ARG
-@click.option("--to", "url", required=True, help="The CMS endpoint: each piece is PUT to <URL>/<id>.")
+@click.option("--to", "url", required=True, callback=_url, help="The CMS endpoint: each piece is PUT to <URL>/<id>.")
 @click.option("--token-env", help="Send the token in this environment variable as a Bearer token.")
 @click.option("--approved-only", is_flag=True, help="Only pieces whose reviewed content was approved.")
 @WORKSPACE
@@ -773,3 +795,7 @@ def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -
     for piece, why in outcome.failed.items():
         say(f"  {piece}: {why}", "error", "piece_failed", id=piece, reason=why)
     sys.exit(EXIT_FAILED if outcome.failed else EXIT_OK)
+
+
+if __name__ == "__main__":  # pragma: no cover  (at the end: every command is defined by then)
+    main()

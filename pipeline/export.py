@@ -20,16 +20,19 @@ import yaml
 
 from .review import Decision
 from .runs import Draft, Run
-from .write import atomic_write
+from .write import atomic_write, follow_umask
 
 FORMATS = ("xlsx", "csv", "md", "json", "jsonl")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may read as a formula (OWASP)
 SHEET_COLUMNS = ("id", "run_id", "segment", "channel", "language", "target_step", "primary_step", "verdict",
                  "score", "revisions", "findings", "text", "content_hash", "decision", "comment")
 
 
-def document(run: Run, draft: Draft, decision: Decision | None) -> dict[str, Any]:
-    """A piece as the CMS receives it: the stable id, its facts, and the rendered body."""
-    return {
+def document(run: Run, draft: Draft, decision: Decision | None, exported_at: str | None = None) -> dict[str, Any]:
+    """A piece as the CMS receives it: the stable id, its facts, and the rendered body. Nothing in
+    it comes from the clock unless ``exported_at`` is given (files do; a publish does not, so the
+    same content version is the same body under the same idempotency key, retried or resent)."""
+    doc = {
         "id": draft.id,
         "campaign": run.campaign,
         "language": draft.job.language,
@@ -43,10 +46,23 @@ def document(run: Run, draft: Draft, decision: Decision | None) -> dict[str, Any
         "content_hash": draft.content_hash,
         "run_id": run.id,
         "created_at": run.created_at,
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "exported_at": exported_at,
         "format": Path(draft.output).suffix.lstrip(".") if draft.output else None,
         "body": draft.text,
     }
+    if exported_at is None:
+        del doc["exported_at"]
+    return doc
+
+
+def inert(value: Any) -> Any:
+    """A sheet cell that no spreadsheet evaluates: text starting like a formula gets a leading
+    apostrophe (OWASP CSV injection); ``live`` undoes it for what is read back."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def live(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
 
 
 def pieces(run: Run, decisions: dict[str, Decision], approved_only: bool) -> list[Draft]:
@@ -61,14 +77,15 @@ def pieces(run: Run, decisions: dict[str, Decision], approved_only: bool) -> lis
 
 def export(run: Run, decisions: dict[str, Decision], fmt: str, dest: Path, approved_only: bool = False) -> int:
     drafts = pieces(run, decisions, approved_only)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     if fmt in ("xlsx", "csv"):
         _sheet(run, drafts, decisions, fmt, dest)
     elif fmt == "jsonl":
-        atomic_write(dest, "".join(json.dumps(document(run, d, decisions.get(d.id)), ensure_ascii=False) + "\n"
+        atomic_write(dest, "".join(json.dumps(document(run, d, decisions.get(d.id), now), ensure_ascii=False) + "\n"
                                    for d in drafts))
     else:
-        _folder(dest, {f"{d.id}.{fmt}": _md(document(run, d, decisions.get(d.id))) if fmt == "md" else
-                       json.dumps(document(run, d, decisions.get(d.id)), ensure_ascii=False, indent=2) + "\n"
+        _folder(dest, {f"{d.id}.{fmt}": _md(document(run, d, decisions.get(d.id), now)) if fmt == "md" else
+                       json.dumps(document(run, d, decisions.get(d.id), now), ensure_ascii=False, indent=2) + "\n"
                        for d in drafts})
     return len(drafts)
 
@@ -92,17 +109,22 @@ def _sheet(run: Run, drafts: list[Draft], decisions: dict[str, Decision], fmt: s
             "text": d.text, "content_hash": d.content_hash,
             "decision": x.decision if x else "", "comment": x.comment if x else "",
         })
-    frame = pd.DataFrame(rows, columns=list(SHEET_COLUMNS))
+    frame = pd.DataFrame([{k: inert(v) for k, v in r.items()} for r in rows], columns=list(SHEET_COLUMNS))
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=f".{fmt}")
-    os.close(fd)
     try:
+        follow_umask(fd)
+        os.close(fd)
         if fmt == "csv":
             frame.to_csv(tmp, index=False)
         else:
             with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
                 frame.to_excel(writer, index=False, sheet_name="drafts")
                 sheet = writer.sheets["drafts"]
+                for row in sheet.iter_rows(min_row=2):
+                    for cell in row:
+                        if isinstance(cell.value, str):
+                            cell.data_type = "s"  # text, never a formula, whatever it starts with
                 for col, width in zip("ABCDEFGHIJKLMNO", (38, 24, 14, 14, 6, 6, 6, 9, 6, 6, 50, 70, 16, 12, 40)):
                     sheet.column_dimensions[col].width = width
                 sheet.freeze_panes = "B2"
@@ -117,6 +139,7 @@ def _folder(dest: Path, files: dict[str, str]) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
+        follow_umask(tmp, directory=True)
         for name, content in files.items():
             (tmp / name).write_text(content, encoding="utf-8")
         if dest.exists():

@@ -2,16 +2,19 @@
 by the id), with an ``Idempotency-Key`` derived from the id and the content hash.
 
 A ledger in ``ladder.db`` records every piece and content version a URL accepted, the moment it
-accepted it; a re-publish sends only pieces whose content changed, and a publish that crashed
-halfway resumes where it stopped. The one window the ledger cannot close (the CMS accepted a
-piece, then ladder died before writing it down) is closed by the idempotency key: the retry
-carries the same key, so the CMS can recognise it. 429, 5xx, timeouts and dropped connections
+accepted it (the URL without credentials or query string, which may carry keys; credentials in
+the URL go out as Basic auth); a re-publish sends only pieces whose content changed, and a
+publish that crashed halfway resumes where it stopped. The one window the ledger cannot close
+(the CMS accepted a piece, then ladder died before writing it down) is closed by the
+idempotency key: the retry carries the same key and the same body (nothing in it comes from the
+clock), so the CMS can recognise it. 429, 5xx, timeouts and dropped connections
 are retried with jittered exponential backoff that honours Retry-After; any other 4xx is that
 piece's failure, reported, and the rest go on.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import random
@@ -20,7 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
@@ -58,10 +61,29 @@ def published(store: Store, url: str, piece_id: str, content_hash: str) -> bool:
                                 (url, piece_id, content_hash)).fetchone() is not None
 
 
+def endpoint(url: str) -> tuple[str, str | None, str]:
+    """``URL`` split into what requests go to (no credentials), the Basic credentials it carried
+    (user:password, sent as a header), and what the ledger and messages name: no credentials,
+    no query string."""
+    parts = urlsplit(url)
+    auth = None
+    if parts.username is not None or parts.password is not None:
+        auth = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    target = urlunsplit(parts._replace(path=parts.path.rstrip("/"), fragment=""))
+    return target, auth, scrub_url(target)
+
+
+def piece_url(url: str, piece_id: str) -> str:
+    """``URL/<id>``, the id in the path even when the URL carries a query string."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{quote(piece_id, safe='')}"))
+
+
 def publish(run: Run, decisions: dict[str, Decision], url: str, store: Store, token: str | None = None,
             approved_only: bool = False, max_retries: int = 4, backoff: float = 1.0, timeout: float = 30.0,
             on_piece: Callable[[str, str], None] = lambda piece_id, what: None) -> Outcome:
-    url = url.rstrip("/")
+    url, basic, ledger_url = endpoint(url)
     outcome = Outcome()
 
     def wait(state: RetryCallState) -> float:
@@ -71,7 +93,7 @@ def publish(run: Run, decisions: dict[str, Decision], url: str, store: Store, to
         return max(delay, min(asked, 300)) if asked is not None else delay
 
     for draft in pieces(run, decisions, approved_only):
-        if published(store, url, draft.id, draft.content_hash):
+        if published(store, ledger_url, draft.id, draft.content_hash):
             outcome.unchanged.append(draft.id)
             on_piece(draft.id, "unchanged")
             continue
@@ -79,14 +101,16 @@ def publish(run: Run, decisions: dict[str, Decision], url: str, store: Store, to
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key(draft.id, draft.content_hash)}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(f"{url}/{quote(draft.id, safe='')}", data=body, headers=headers, method="PUT")
+        elif basic:
+            headers["Authorization"] = "Basic " + base64.b64encode(basic.encode("utf-8")).decode("ascii")
+        request = urllib.request.Request(piece_url(url, draft.id), data=body, headers=headers, method="PUT")
         try:
             for attempt in Retrying(retry=retry_if_exception(lambda e: isinstance(e, Retryable)),
                                     stop=stop_after_attempt(max_retries + 1), wait=wait, reraise=True):
                 with attempt:
                     status = _put(request, timeout)
         except Retryable as e:
-            raise PublishUnavailable(f"{scrub_url(url)}: {e} (after {max_retries + 1} tries); {len(outcome.sent)} pieces sent "
+            raise PublishUnavailable(f"{ledger_url}: {e} (after {max_retries + 1} tries); {len(outcome.sent)} pieces sent "
                                      "this time are in the ledger, and publishing again resumes") from None
         except urllib.error.HTTPError as e:
             outcome.failed[draft.id] = f"HTTP {e.code}: {_detail(e)}"
@@ -94,7 +118,7 @@ def publish(run: Run, decisions: dict[str, Decision], url: str, store: Store, to
             continue
         with store.lock:
             store.db.execute("INSERT OR REPLACE INTO published VALUES (?, ?, ?, ?, ?, ?)",
-                             (url, draft.id, draft.content_hash, run.id, status, time.time()))
+                             (ledger_url, draft.id, draft.content_hash, run.id, status, time.time()))
         outcome.sent.append(draft.id)
         on_piece(draft.id, "sent")
     return outcome

@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from .load import InvalidWorkspace, Problem
-from .runs import Draft, Run, load_run, run_ids
+from .runs import Draft, Run, load_run, plain_id, run_ids
 from .store import Store
 
 DECISIONS = ("approve", "reject", "changes")
@@ -116,8 +116,13 @@ def for_next_run(store: Store, runs_dir: Path, job_ids: set[str]) -> dict[str, t
 
 def import_sheet(store: Store, runs_dir: Path, path: Path) -> list[Decision]:
     """Decisions from a filled ``ladder export --format xlsx|csv`` sheet: every row with a
-    decision. Any bad row refuses the whole sheet, every problem listed with its row and column."""
+    decision. Each decision is bound to what that row showed the reviewer: its run_id and
+    content_hash, which must name that draft's content in that run of this workspace (a blank
+    one is refused, never read as "the latest"). Any bad row refuses the whole sheet, every
+    problem listed with its row and column."""
     import pandas as pd
+
+    from .export import live
 
     try:
         frame = (pd.read_excel(path, dtype=str) if path.suffix.lower() in (".xlsx", ".xlsm")
@@ -127,16 +132,18 @@ def import_sheet(store: Store, runs_dir: Path, path: Path) -> list[Decision]:
     except Exception as e:  # a corrupt or foreign file: say so, no traceback
         raise InvalidWorkspace([Problem(str(path), None, "", f"cannot read the sheet: {e}")]) from None
     frame = frame.fillna("")
-    missing = [c for c in ("id", "run_id", "decision", "comment") if c not in frame.columns]
+    missing = [c for c in ("id", "run_id", "content_hash", "decision", "comment") if c not in frame.columns]
     if missing:
         raise InvalidWorkspace([Problem(str(path), 1, "", f"missing column(s): {', '.join(missing)} "
                                         "(use a sheet written by `ladder export --format xlsx|csv`)")])
     problems: list[Problem] = []
     decisions: list[Decision] = []
     runs: dict[str, Run] = {}
-    col = {name: chr(ord("A") + list(frame.columns).index(name)) for name in ("id", "decision", "comment", "run_id")}
+    col = {name: _column(list(frame.columns).index(name))
+           for name in ("id", "decision", "comment", "run_id", "content_hash")}
     for i, row in frame.iterrows():
         line = int(i) + 2  # the header is row 1
+        row = {k: live(str(v)) for k, v in row.items()}
         raw = str(row["decision"]).strip()
         if not raw:
             continue
@@ -145,17 +152,34 @@ def import_sheet(store: Store, runs_dir: Path, path: Path) -> list[Decision]:
             problems.append(Problem(str(path), line, f"{col['decision']}{line} decision",
                                     f"'{raw}' is not a decision (use one of: {', '.join(DECISIONS)})"))
             continue
-        run_id = str(row["run_id"]).strip()
+        run_id, content_hash = str(row["run_id"]).strip(), str(row["content_hash"]).strip()
+        blank = [name for name, value in (("run_id", run_id), ("content_hash", content_hash)) if not value]
+        for name in blank:
+            problems.append(Problem(str(path), line, f"{col[name]}{line} {name}", f"blank: the decision must name the "
+                                    f"{name.replace('_', ' ')} the reviewer read (use the sheet `ladder export` wrote)"))
+        if blank:
+            continue
+        if not plain_id(run_id) or run_id.startswith("latest"):  # an id of this workspace's runs, not a path
+            problems.append(Problem(str(path), line, f"{col['run_id']}{line} run_id",
+                                    f"'{run_id}' is not a run id in {runs_dir}"))
+            continue
         try:
             if run_id not in runs:
                 runs[run_id] = load_run(runs_dir, run_id)
             run = runs[run_id]
-        except InvalidWorkspace:
-            problems.append(Problem(str(path), line, f"{col['run_id']}{line} run_id", f"no run '{run_id}' in {runs_dir}"))
+        except InvalidWorkspace as e:
+            damaged = [str(p) for p in e.problems if p.file != "RUN"]
+            problems.append(Problem(str(path), line, f"{col['run_id']}{line} run_id",
+                                    f"run '{run_id}' cannot be read: {'; '.join(damaged)}" if damaged
+                                    else f"no run '{run_id}' in {runs_dir}"))
             continue
         draft = run.draft(str(row["id"]).strip())
         if draft is None:
             problems.append(Problem(str(path), line, f"{col['id']}{line} id", f"no draft '{row['id']}' in run {run_id}"))
+            continue
+        if draft.content_hash != content_hash:
+            problems.append(Problem(str(path), line, f"{col['content_hash']}{line} content_hash",
+                                    f"not the content of {draft.id} in run {run_id}: the sheet and the run disagree"))
             continue
         comment = str(row["comment"]).strip()
         if decision == "changes" and not comment:
@@ -163,9 +187,19 @@ def import_sheet(store: Store, runs_dir: Path, path: Path) -> list[Decision]:
                                     "a 'changes' decision needs a comment: the instruction for the revision"))
             continue
         decisions.append(Decision(run_id=run.id, draft_id=draft.id, decision=decision, comment=comment,
-                                  content_hash=draft.content_hash, inputs_hash=draft.inputs_hash,
+                                  content_hash=content_hash, inputs_hash=draft.inputs_hash,
                                   source=f"sheet:{path.name}", decided_at=time.time()))
     if problems:
         raise InvalidWorkspace(problems)
     save(store, decisions)
     return decisions
+
+
+def _column(index: int) -> str:
+    """A spreadsheet column's letters: 0 → A, 25 → Z, 26 → AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters

@@ -97,6 +97,20 @@ CREATE TABLE IF NOT EXISTS batches (
 """
 
 
+def _foreign_tables(db: sqlite3.Connection) -> str | None:
+    """Which of ladder's tables an existing file has with other columns (another program's
+    SQLite file), or None."""
+    want = sqlite3.connect(":memory:")
+    try:
+        want.executescript(SCHEMA)
+        tables = [r[0] for r in want.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        odd = [t for t in tables if not {r[1] for r in want.execute(f"PRAGMA table_info({t})")}
+               <= {r[1] for r in db.execute(f"PRAGMA table_info({t})")}]
+    finally:
+        want.close()
+    return f"table(s) {', '.join(odd)} lack ladder's columns" if odd else None
+
+
 def canonical(endpoint: str, params: dict[str, Any]) -> str:
     body = {k: v for k, v in params.items() if k not in ("model", "messages")}
     return json.dumps({"endpoint": endpoint, "model": params["model"], "params": body,
@@ -115,10 +129,21 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.lock = threading.Lock()
-        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        self.db = None
+        try:
+            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            wrong = _foreign_tables(self.db)
+        except sqlite3.Error as e:  # garbage, another program's file, a folder: a message, not a traceback
+            wrong = str(e)
+        if wrong:
+            from .load import InvalidWorkspace, Problem
+
+            if self.db is not None:
+                self.db.close()
+            raise InvalidWorkspace([Problem(str(path), None, "", f"not a ladder database ({wrong})")]) from None
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self.lock:

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ def atomic_write(path: Path, data: str, sync: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        follow_umask(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(data)
             if sync:
@@ -48,6 +50,36 @@ def atomic_write(path: Path, data: str, sync: bool = True) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where the OS can (Linux: /proc), else by
+    the os.umask round trip, under a lock so two threads cannot interleave theirs."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def follow_umask(target: int | str | Path, directory: bool = False) -> None:
+    """Give a file (an fd or a path) that mkstemp/mkdtemp made 0600/0700 the mode a plain
+    ``open``/``mkdir`` would have: 0666/0777 less the umask."""
+    mode = (0o777 if directory else 0o666) & ~umask()
+    if isinstance(target, int):
+        if hasattr(os, "fchmod"):  # not on Windows, where modes are moot
+            os.fchmod(target, mode)
+    else:
+        os.chmod(target, mode)
 
 
 class Busy(Exception):

@@ -1,6 +1,6 @@
 """A CMS on loopback for publish tests: accepts ``PUT /pieces/<id>`` as an upsert, honours
 ``Idempotency-Key`` (a key it has seen gets the first answer again, no new version), records
-every request, and injects failures from a script: a status, or a dropped connection before or
+every request (path, headers, body), and injects failures from a script: a status, or a dropped connection before or
 after the piece is stored."""
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ class CMS(Loopback):
         class Handler(JSONHandler):
             def do_PUT(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                piece_id = self.path.rsplit("/", 1)[1]
+                piece_id = self.path.split("?", 1)[0].rsplit("/", 1)[1]
                 key = self.headers.get("Idempotency-Key")
                 with cms.lock:
                     n = len(cms.requests)
-                    cms.requests.append({"id": piece_id, "key": key, "headers": dict(self.headers)})
+                    cms.requests.append({"id": piece_id, "key": key, "headers": dict(self.headers), "path": self.path,
+                                         "body": body})
                     action = cms.script.popleft() if cms.script else {}
                     if cms.fail_from is not None and n >= cms.fail_from:
                         action = {"status": 503}

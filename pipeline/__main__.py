@@ -1,0 +1,5 @@
+"""``python -m pipeline``: the ``ladder`` command."""
+
+from .cli import main
+
+main(prog_name="ladder")
