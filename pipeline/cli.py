@@ -473,7 +473,7 @@ def check_cmd(files, step, segment, language, as_json, judge_model, base_url, wo
     for name in files:
         shown = "<stdin>" if name == "-" else name
         try:
-            data = click.get_binary_stream("stdin").read() if name == "-" else Path(name).read_bytes()
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
             body = data.decode("utf-8")
         except UnicodeDecodeError as e:
             problems.append(Problem(shown, data.count(b"\n", 0, e.start) + 1, "",

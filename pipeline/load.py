@@ -6,6 +6,7 @@ key path (``segments/cfo.yaml:14 vocabulary.avoid[2].replacement: field required
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import re
@@ -382,13 +383,12 @@ class Loader:
             return []
         try:
             if rel.endswith(".csv"):
-                frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8")
+                text = self.csv_text(rel, data)
+                if text is None:
+                    return []
+                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, index_col=False)
             else:
                 frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False)
-        except UnicodeDecodeError as e:
-            self.problem(rel, data.count(b"\n", 0, e.start) + 1 if rel.endswith(".csv") else None, "",
-                         f"not UTF-8 text ({e.reason}): save the sheet as UTF-8 CSV")
-            return []
         except Exception as e:  # pandas raises many kinds for a bad sheet
             self.problem(rel, None, "", f"cannot read sheet: {e}")
             return []
@@ -411,6 +411,22 @@ class Loader:
             if seg:
                 out.append(seg)
         return out
+
+
+    def csv_text(self, rel: str, data: bytes) -> str | None:
+        """A CSV sheet's text: UTF-8, no row longer than the header (pandas would shift it)."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            self.problem(rel, data.count(b"\n", 0, e.start) + 1, "",
+                         f"not UTF-8 text ({e.reason} at byte {e.start}): save the sheet as UTF-8 CSV")
+            return None
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, [])
+        long = [(reader.line_num, len(row)) for row in reader if len(row) > len(header)]
+        for line, cells in long:
+            self.problem(rel, line, "", f"{cells} cells, but the header has {len(header)} columns")
+        return None if long else text
 
 
 def _split(cell: str) -> list[str]:

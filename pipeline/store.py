@@ -25,6 +25,7 @@ stored.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import sqlite3
@@ -112,13 +113,20 @@ class Store:
     (``ladder logs``) never blocks a run."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from .write import CannotWrite, writing
+
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.lock = threading.Lock()
-        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        try:
+            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.OperationalError as e:  # a read-only folder, a folder named ladder.db, a full disk
+            full = "full" in str(e)
+            raise CannotWrite(path, OSError(errno.ENOSPC if full else errno.EACCES, str(e))) from e
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self.lock:

@@ -14,8 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import (FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, meta,
-                    nodes)
+from jinja2 import (FileSystemLoader, StrictUndefined, TemplateAssertionError, TemplateError, TemplateNotFound,
+                    TemplateSyntaxError, meta, nodes)
 from jinja2.defaults import DEFAULT_FILTERS as FILTERS
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
@@ -212,7 +212,7 @@ def display_path(env: SandboxedEnvironment, filename: str | None) -> str:
     if not filename:
         return "?"
     workspace, defaults = (Path(r).resolve() for r in env.ladder_roots)
-    path = Path(filename).resolve()
+    path = Path(filename).parent.resolve() / Path(filename).name  # the file itself, even when it is a link
     if path.is_relative_to(workspace):
         return path.relative_to(workspace).as_posix()
     if path.is_relative_to(defaults):
@@ -230,10 +230,12 @@ def undeclared(env: SandboxedEnvironment, name: str, context: dict[str, Any]) ->
         return [Problem(e.file, e.lineno, "", str(e))]
     try:
         ast = env.parse(text, name=name, filename=shown)
+        found = meta.find_undeclared_variables(ast)  # compiles: an unknown filter or test fails here
     except TemplateSyntaxError as e:
-        return [Problem(shown, e.lineno, "", f"template syntax error: {e.message}")]
+        what = "template error" if isinstance(e, TemplateAssertionError) else "template syntax error"
+        return [Problem(shown, e.lineno, "", f"{what}: {e.message}")]
     problems = []
-    missing = sorted(meta.find_undeclared_variables(ast) - set(context) - set(env.globals))
+    missing = sorted(found - set(context) - set(env.globals))
     for var in missing:
         line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == var), None)
         problems.append(Problem(shown, line, var, f"the inputs provide no variable '{var}'"

@@ -39,7 +39,12 @@ class CannotWrite(Exception):
 
     def __init__(self, path: Path, error: OSError):
         self.path, self.error = path, error
-        super().__init__(f"cannot write {path}: {error.strerror or error}")
+        reason = error.strerror or str(error)
+        if isinstance(error, FileExistsError | NotADirectoryError):  # a file where a folder should be
+            path = Path(path)
+            blocker = next((p for p in [*reversed(path.parents), path] if p.is_file()), None)
+            reason = f"{blocker} is a file, not a folder" if blocker else reason
+        super().__init__(f"cannot write {path}: {reason}")
 
     @property
     def disk_at_fault(self) -> bool:
