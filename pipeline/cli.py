@@ -610,9 +610,6 @@ def init(directory: Path, force: bool) -> None:
     click.echo(f"  ladder validate -w {directory}\n  ladder run -w {directory}")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
 
 # --- after a run: reviewers and the CMS ---------------------------------------------------------
 
@@ -795,3 +792,7 @@ def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -
     for piece, why in outcome.failed.items():
         say(f"  {piece}: {why}", "error", "piece_failed", id=piece, reason=why)
     sys.exit(EXIT_FAILED if outcome.failed else EXIT_OK)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -63,7 +63,7 @@ def layout_context_types(channel: Channel) -> dict[str, Any]:
 
 
 MAX_RANGE = 10_000  # items a template's range() may make
-MAX_SIZE = 1_000_000  # items (or characters) a template's ** or * may make
+MAX_SIZE = 1_000_000  # items or characters a template may make with *, % or a padding filter
 
 
 class TemplateFileError(TemplateError):
@@ -178,7 +178,7 @@ def _env(root: Path, folder: str) -> SandboxedEnvironment:
     env.ladder_roots = (root, example_dir())  # for showing paths to users
     env.globals["range"] = _range
     del env.globals["lipsum"]  # lipsum(10**9) would not end
-    env.filters.update({name: _bounded_filter(FILTERS[name]) for name in ("center", "indent", "format", "wordwrap")})
+    env.filters.update({name: _bounded_filter(FILTERS[name]) for name in ("center", "indent", "format")})
     return env
 
 

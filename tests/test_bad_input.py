@@ -460,7 +460,7 @@ case("compare-html-under-a-file", "compare latest latest -w {ws} --html {tmp}/pl
 for fmt in ("csv", "xlsx", "jsonl", "md", "json"):
     case(f"export-{fmt}-under-a-file", f"export -w {{ws}} --format {fmt} --to {{tmp}}/plain.txt/x.{fmt}",
          f"cannot write {{tmp}}/plain.txt/x.{fmt}: {{tmp}}/plain.txt is a file, not a folder", setup=a_file("plain.txt"), needs_run=True)
-case("export-unknown-run", "export nosuch -w {ws} --format csv", "nosuch", needs_run=True)
+case("export-unknown-run", "export nosuch -w {ws} --format csv", "RUN: no run 'nosuch'", needs_run=True)
 
 
 @pytest.fixture(scope="module")
@@ -579,3 +579,29 @@ def test_a_full_disk_mid_run_exits_3_and_results_do_not_claim_written_jobs_pendi
     for path in written:
         record = json.loads(path.read_text(encoding="utf-8"))
         assert by_status[record["job"]["id"]] == record["status"] != "interrupted"
+
+
+def snapshot(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in sorted(root.rglob("*"))}
+
+
+def test_validate_plan_and_check_write_nothing_so_a_read_only_workspace_is_fine(workspace, cli):
+    before = snapshot(workspace)
+    (workspace.parent / "note.txt").write_text("Close your books by the 5th.", encoding="utf-8")
+    for args in (["validate"], ["plan"], ["plan", "--estimate"], ["check", "--segment", "cfo", "--step", "3",
+                                                                 str(workspace.parent / "note.txt")]):
+        result = cli(*args, "-w", str(workspace))
+        assert result.exit_code in (0, 1), result.output
+    assert snapshot(workspace) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_outputs_folder_is_refused_by_run(workspace, cli):
+    (workspace / "outputs").mkdir()
+    (workspace / "outputs").chmod(0o555)
+    try:
+        result = cli("run", "-w", str(workspace), "--base-url", "http://127.0.0.1:9/v1")
+    finally:
+        (workspace / "outputs").chmod(0o755)
+    assert result.exit_code == 2, result.output
+    assert f"cannot write {workspace / 'outputs'}: Permission denied" in result.output
