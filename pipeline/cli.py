@@ -59,13 +59,17 @@ class LadderGroup(click.Group):
     """The error boundary: user mistakes become messages and exit codes, never tracebacks."""
 
     def invoke(self, ctx: click.Context):
-        from .write import Busy
+        from .write import Busy, CannotWrite
 
         try:
             return super().invoke(ctx)
         except InvalidWorkspace as e:
             _print_problems(e.problems)
             ctx.exit(EXIT_BAD_INPUT)
+        except CannotWrite as e:
+            code = EXIT_CANNOT_RUN if e.disk_at_fault else EXIT_BAD_INPUT
+            say(f"error: {e}", "error", "cannot_write", path=str(e.path), exit_code=code)
+            ctx.exit(code)
         except (ModelUnavailable, Busy) as e:
             say(f"error: could not run: {e}", "error", "cannot_run", exit_code=EXIT_CANNOT_RUN)
             ctx.exit(EXIT_CANNOT_RUN)
@@ -223,8 +227,8 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
 @click.option("--batch", is_flag=True, help="Send the calls through the Batch API (file upload, "
               "batch, poll, download) at about half the price; rounds of batches until every job is done. "
               "--resume picks up a submitted batch.")
-@click.option("--batch-poll", type=click.FloatRange(0), default=30, show_default=True, envvar="LADDER_BATCH_POLL",
-              help="Seconds between polls of a batch. [env: LADDER_BATCH_POLL]")
+@click.option("--batch-poll", type=click.FloatRange(0), help="Seconds between polls of a batch (default 30). "
+              "[env: LADDER_BATCH_POLL]")
 @click.option("--no-cache", "cache", flag_value="off", help="Neither read nor write the reply cache.")
 @click.option("--refresh", "cache", flag_value="refresh", help="Ask the model again and overwrite cached replies.")
 @click.option("--resume", "resume", is_flag=False, flag_value="latest", default=None, metavar="[RUN_ID]",
@@ -255,6 +259,9 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     else:
         run_id = new_run_id()
     config = resolve_config(ws.config.model, flags)
+    from .settings import effective_settings
+
+    batch_poll = effective_settings(ws.config.model, {"batch_poll": batch_poll}).batch_poll
     if config.max_cost is not None:
         unpriced = [m for m in (config.model, config.judge_model) if m and config.price(m) is None]
         if unpriced:
@@ -490,11 +497,21 @@ def check_cmd(files, step, segment, language, as_json, judge_model, base_url, wo
                                             f"{', '.join(s.id for s in ws.segments)})")])
     texts, problems = [], []
     for name in files:
+        shown = "<stdin>" if name == "-" else name
         try:
-            body = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-            texts.append(("<stdin>" if name == "-" else name, body))
-        except (OSError, UnicodeDecodeError) as e:
-            problems.append(Problem(name, None, "", f"cannot read: {getattr(e, 'strerror', None) or e}"))
+            data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+            body = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            problems.append(Problem(shown, data.count(b"\n", 0, e.start) + 1, "",
+                                    f"not UTF-8 text ({e.reason} at byte {e.start})"))
+            continue
+        except OSError as e:
+            problems.append(Problem(shown, None, "", f"cannot read: {e.strerror or e}"))
+            continue
+        if not body.strip():
+            problems.append(Problem(shown, None, "", "empty text: nothing to check"))
+        else:
+            texts.append((shown, body))
     if problems:
         raise InvalidWorkspace(problems)
     config = resolve_config(ws.config.model if ws else ModelSettings(), {"base_url": base_url, "judge_model": judge_model})
@@ -603,16 +620,19 @@ def init(directory: Path, force: bool) -> None:
     if (directory / "ladder.yaml").exists() and not force:
         raise InvalidWorkspace([Problem(str(directory / "ladder.yaml"), None, "",
                                         "already a workspace (use --force to overwrite)")])
+    from .write import writing
+
     src = example_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    for name in ("ladder.yaml", "channels.yaml"):
-        shutil.copy2(src / name, directory / name)
-    for folder in ("segments", "prompts", "templates"):
-        shutil.copytree(src / folder, directory / folder, dirs_exist_ok=True)
-    (directory / "outputs").mkdir(exist_ok=True)
-    gitignore = directory / ".gitignore"
-    if not gitignore.exists():
-        gitignore.write_text("outputs/\n", encoding="utf-8")
+    with writing(directory):
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ("ladder.yaml", "channels.yaml"):
+            shutil.copy2(src / name, directory / name)
+        for folder in ("segments", "prompts", "templates"):
+            shutil.copytree(src / folder, directory / folder, dirs_exist_ok=True)
+        (directory / "outputs").mkdir(exist_ok=True)
+        gitignore = directory / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("outputs/\n", encoding="utf-8")
     click.echo(f"created {directory}: edit segments/core.yaml, segments/*.yaml and channels.yaml, then:")
     click.echo(f"  ladder validate -w {directory}\n  ladder run -w {directory}")
 
@@ -708,8 +728,11 @@ def export_cmd(run_ref, workspace: Path, runs_dir, fmt, approved_only, dest) -> 
     from .export import export
 
     _, run, _, decisions = _reviewed(workspace, runs_dir, run_ref)
+    from .write import writing
+
     dest = dest or run.dir / f"export.{fmt}"
-    n = export(run, decisions, fmt, dest, approved_only)
+    with writing(dest):
+        n = export(run, decisions, fmt, dest, approved_only)
     click.echo(f"{n} draft{'s' * (n != 1)} → {dest}")
 
 

@@ -182,49 +182,36 @@ def scrub_url(url: str | None) -> str | None:
 def resolve_config(
     settings: ModelSettings, flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ
 ) -> ModelConfig:
-    """Flags win over the environment, which wins over the workspace's ladder.yaml."""
+    """Flags win over the environment, which wins over the workspace's ladder.yaml; every value
+    is validated as ladder.yaml's are (settings.py), bad ones raise InvalidWorkspace."""
+    from .settings import effective_settings
 
-    def pick(name: str, env: str, default: Any) -> Any:
-        if flags.get(name) is not None:
-            return flags[name]
-        if environ.get(env):
-            return environ[env]
-        value = getattr(settings, name, None)
-        return default if value is None else value
-
-    base_url = pick("base_url", "LADDER_BASE_URL", None)
-    gguf = pick("gguf", "LADDER_GGUF", None)
-    key_env = settings.api_key_env
-    api_key = environ.get("LADDER_API_KEY") or environ.get(key_env)
-    model = pick("model", "LADDER_MODEL", None)
+    s = effective_settings(settings, flags, environ)
+    base_url, gguf, model = s.base_url, s.gguf, s.model
+    api_key = environ.get("LADDER_API_KEY") or environ.get(settings.api_key_env)
     if base_url and not model:
         model = "gpt-4o-mini"
-    seed = pick("seed", "LADDER_SEED", None)
     return ModelConfig(
         base_url=base_url,
         model=model or (Path(gguf).stem if gguf else EMBEDDED_MODEL),
         api_key=api_key,
-        temperature=float(pick("temperature", "LADDER_TEMPERATURE", settings.temperature)),
-        seed=int(seed) if seed is not None else None,
-        timeout=float(pick("timeout", "LADDER_TIMEOUT", settings.timeout)),
+        temperature=s.temperature,
+        seed=s.seed,
+        timeout=s.timeout,
         structured_output=settings.structured_output if base_url else "json_object",
         gguf=gguf,
-        max_retries=int(pick("max_retries", "LADDER_MAX_RETRIES", settings.max_retries)),
-        backoff=float(pick("backoff", "LADDER_BACKOFF", settings.backoff)),
-        reasks=int(pick("reasks", "LADDER_REASKS", settings.reasks)),
-        judge_model=pick("judge_model", "LADDER_JUDGE_MODEL", None),
+        max_retries=s.max_retries,
+        backoff=s.backoff,
+        reasks=s.reasks,
+        judge_model=s.judge_model,
         # the embedded server answers one request at a time
-        concurrency=1 if not base_url else int(pick("concurrency", "LADDER_CONCURRENCY", settings.concurrency)),
-        requests_per_minute=_int_or_none(pick("requests_per_minute", "LADDER_RPM", None)),
-        tokens_per_minute=_int_or_none(pick("tokens_per_minute", "LADDER_TPM", None)),
-        max_tokens_total=_int_or_none(pick("max_tokens_total", "LADDER_MAX_TOKENS_TOTAL", None)),
-        max_cost=_float_or_none(pick("max_cost", "LADDER_MAX_COST", None)),
+        concurrency=1 if not base_url else s.concurrency,
+        requests_per_minute=s.requests_per_minute,
+        tokens_per_minute=s.tokens_per_minute,
+        max_tokens_total=s.max_tokens_total,
+        max_cost=s.max_cost,
         prices=price_table(settings),
     )
-
-
-def _float_or_none(value: Any) -> float | None:
-    return float(value) if value is not None else None
 
 
 @lru_cache(maxsize=1)
@@ -238,10 +225,6 @@ def price_table(settings: ModelSettings) -> dict[str, tuple[float, float]]:
     """The shipped list prices, with the workspace's own over them."""
     table = {name: (p["input"], p["output"]) for name, p in shipped_prices()["prices"].items()}
     return table | {name: (p.input, p.output) for name, p in settings.prices.items()}
-
-
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if value is not None else None
 
 
 # --- the embedded model --------------------------------------------------------------------

@@ -6,7 +6,10 @@ key path (``segments/cfo.yaml:14 vocabulary.avoid[2].replacement: field required
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -74,31 +77,89 @@ class YamlError(Exception):
         self.line, self.message = line, message
 
 
+# Bounds for what a workspace file may make the parser do: PyYAML composes nested values
+# recursively, and an alias re-uses a value, so a small file could nest or expand without end.
+MAX_DEPTH = 100
+MAX_ALIAS_VALUES = 10_000  # values that aliases may add beyond the file's own
+MAX_FILE_BYTES = 5 * 1024 * 1024
+# brackets outside quotes and comments: a quick look at flow nesting, which PyYAML's scanner
+# reads ahead in quadratic time before the composer could stop it
+FLOW_TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|(?:^|\s)#[^\n]*|[\[\]{}]""")
+# what YAML 1.1 allows in a stream (PyYAML's reader refuses the rest, without a line)
+NOT_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses values nested deeper than MAX_DEPTH while composing."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.depth = 0
+        self.composed = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):  # an alias makes no new node
+            return super().compose_node(parent, index)
+        self.depth += 1
+        self.composed += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise YamlError(self.peek_event().start_mark.line + 1, f"nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def parse_yaml(text: str) -> tuple[Any, dict[Loc, int]]:
-    """Parse YAML into plain data plus a map from key path to 1-based line."""
-    loader = yaml.SafeLoader(text)
+    """Parse YAML into plain data plus a map from key path to 1-based line.
+
+    Control characters, nesting deeper than MAX_DEPTH, an alias that contains itself and
+    aliases expanding to more than MAX_ALIAS_VALUES values are refused with their line."""
+    bad = NOT_PRINTABLE.search(text)
+    if bad:
+        what = "a NUL byte" if bad.group() == "\0" else f"the control character U+{ord(bad.group()):04X}"
+        raise YamlError(text.count("\n", 0, bad.start()) + 1, f"{what}: YAML text may not contain control characters")
+    depth = 0
+    for token in FLOW_TOKENS.finditer(text):
+        depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(token.group(), 0)
+        if depth > 2 * MAX_DEPTH:
+            raise YamlError(text.count("\n", 0, token.start()) + 1, f"nested more than {MAX_DEPTH} levels deep")
     lines: dict[Loc, int] = {}
+    loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, lines
+        budget = loader.composed + MAX_ALIAS_VALUES
+        built = 0
+        open_nodes: set[int] = set()
 
         def build(node: yaml.Node, loc: Loc) -> Any:
+            nonlocal built
+            built += 1
+            if built > budget:
+                raise YamlError(node.start_mark.line + 1, f"aliases expand to more than {MAX_ALIAS_VALUES:,} values")
             lines[loc] = node.start_mark.line + 1
-            if isinstance(node, yaml.MappingNode):
-                out: dict[Any, Any] = {}
-                for key_node, value_node in node.value:
-                    key = loader.construct_object(key_node)
-                    if not isinstance(key, str | int | float | bool):
-                        raise YamlError(key_node.start_mark.line + 1, "a key must be a plain value")
-                    if key in out:
-                        raise YamlError(key_node.start_mark.line + 1, f"duplicate key '{key}'")
-                    out[key] = build(value_node, (*loc, str(key)))
-                    lines[(*loc, str(key))] = key_node.start_mark.line + 1
-                return out
-            if isinstance(node, yaml.SequenceNode):
+            if isinstance(node, yaml.ScalarNode):
+                return loader.construct_object(node, deep=True)
+            if id(node) in open_nodes:
+                raise YamlError(node.start_mark.line + 1, "recursive alias: a value that contains itself")
+            open_nodes.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    out: dict[Any, Any] = {}
+                    for key_node, value_node in node.value:
+                        key = loader.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+                        if not isinstance(key, str | int | float | bool):
+                            raise YamlError(key_node.start_mark.line + 1, "a key must be a plain value")
+                        if key in out:
+                            raise YamlError(key_node.start_mark.line + 1, f"duplicate key '{key}'")
+                        out[key] = build(value_node, (*loc, str(key)))
+                        lines[(*loc, str(key))] = key_node.start_mark.line + 1
+                    return out
                 return [build(item, (*loc, i)) for i, item in enumerate(node.value)]
-            return loader.construct_object(node, deep=True)
+            finally:
+                open_nodes.discard(id(node))
 
         return build(node, ()), lines
     except yaml.MarkedYAMLError as e:
@@ -180,6 +241,19 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def outside_workspace(root: Path, path: Path) -> str | None:
+    """Why ``path`` may not be read as part of the workspace at ``root``: a link that leads out
+    of it, or a link loop; None when it may."""
+    try:
+        target = path.resolve(strict=False)
+        inside = target.is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return "a symbolic link that loops"
+    if not inside:
+        return f"a symbolic link to {target}, outside the workspace: files are read only inside it"
+    return None
+
+
 # --- the loader ------------------------------------------------------------------------------
 
 
@@ -215,18 +289,40 @@ class Loader:
         self.problems.append(Problem(file, line, path, message, level))
 
     def read(self, rel: str) -> str | None:
-        path = self.root / rel
+        data = self.read_bytes(rel)
+        if data is None:
+            return None
         try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            self.problem(rel, data.count(b"\n", 0, e.start) + 1, "",
+                         f"not UTF-8 text ({e.reason} at byte {e.start}): save the file as UTF-8")
+            return None
+
+    def read_bytes(self, rel: str) -> bytes | None:
+        """A file's bytes, hashed; None (and a problem) when it cannot be read, is not a plain
+        file, is larger than MAX_FILE_BYTES or is a link to a file outside the workspace."""
+        path = self.root / rel
+        why = outside_workspace(self.root, path)
+        if why:
+            self.problem(rel, None, "", why)
+            return None
+        try:
+            if path.is_dir():
+                self.problem(rel, None, "", "is a folder, not a file")
+                return None
+            if path.stat().st_size > MAX_FILE_BYTES:
+                self.problem(rel, None, "", f"larger than {MAX_FILE_BYTES // 2**20} MiB: not a workspace file")
+                return None
             data = path.read_bytes()
         except FileNotFoundError:
             self.problem(rel, None, "", "file not found")
             return None
-        self.hashes[rel] = hashlib.sha256(data).hexdigest()
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            self.problem(rel, None, "", f"not UTF-8 text ({e.reason} at byte {e.start})")
+        except OSError as e:
+            self.problem(rel, None, "", f"cannot read: {e.strerror or e}")
             return None
+        self.hashes[rel] = hashlib.sha256(data).hexdigest()
+        return data
 
     def model_from_yaml(self, rel: str, model: type[BaseModel]) -> Any:
         text = self.read(rel)
@@ -282,13 +378,17 @@ class Loader:
     def sheet_segments(self, rel: str) -> list[Segment]:
         import pandas as pd  # only when a sheet is present: pandas takes a while to import
 
-        path = self.root / rel
-        self.hashes[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+        data = self.read_bytes(rel)
+        if data is None:
+            return []
         try:
-            if path.suffix == ".csv":
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+            if rel.endswith(".csv"):
+                text = self.csv_text(rel, data)
+                if text is None:
+                    return []
+                frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, index_col=False)
             else:
-                frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+                frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False)
         except Exception as e:  # pandas raises many kinds for a bad sheet
             self.problem(rel, None, "", f"cannot read sheet: {e}")
             return []
@@ -311,6 +411,22 @@ class Loader:
             if seg:
                 out.append(seg)
         return out
+
+
+    def csv_text(self, rel: str, data: bytes) -> str | None:
+        """A CSV sheet's text: UTF-8, no row longer than the header (pandas would shift it)."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            self.problem(rel, data.count(b"\n", 0, e.start) + 1, "",
+                         f"not UTF-8 text ({e.reason} at byte {e.start}): save the sheet as UTF-8 CSV")
+            return None
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, [])
+        long = [(reader.line_num, len(row)) for row in reader if len(row) > len(header)]
+        for line, cells in long:
+            self.problem(rel, line, "", f"{cells} cells, but the header has {len(header)} columns")
+        return None if long else text
 
 
 def _split(cell: str) -> list[str]:

@@ -224,6 +224,23 @@ class ModelSettings(Strict):
                                      "(pipeline/prices.yaml); a name matches itself and its dated versions.")
     max_tokens_total: int | None = Field(default=None, gt=0, description="Stop a run before it spends more tokens.")
     max_cost: float | None = Field(default=None, gt=0, description="Stop a run before it spends more (USD).")
+    batch_poll: float = Field(default=30, ge=0, description="Seconds between polls of a batch (--batch).")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return value
+        try:
+            url = urlsplit(value)
+            ok = url.scheme in ("http", "https") and bool(url.hostname) and (url.port or 1) > 0
+        except ValueError:  # a bad port or IPv6 address
+            ok = False
+        if not ok:
+            raise ValueError("not an http:// or https:// URL with a host (e.g. https://api.openai.com/v1)")
+        return value
 
 
 class CampaignConfig(Strict):

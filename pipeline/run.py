@@ -178,9 +178,15 @@ def preflight(ws: Workspace, plan: Plan) -> list:
         ):
             try:
                 call()
+            except templating.TemplateFileError as e:
+                problems.add(Problem(e.file, e.lineno, "", str(e)))
             except TemplateError as e:
                 file, line = _template_frame(templating.prompt_env(ws.root), e)
                 problems.add(Problem(file or name, line, f"job {job.id}", f"template error: {e.message or e}"))
+            except Exception as e:  # noqa: BLE001 - a template's own runtime error: 1 / 0, a bad filter argument
+                file, line = _template_frame(templating.prompt_env(ws.root), e)
+                problems.add(Problem(file or name, line, f"job {job.id}",
+                                     f"template error: {type(e).__name__}: {e}"))
     return sorted(problems)
 
 

@@ -25,6 +25,7 @@ stored.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import sqlite3
@@ -126,7 +127,10 @@ class Store:
     (``ladder logs``) never blocks a run."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from .write import CannotWrite, writing
+
+        with writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.lock = threading.Lock()
         self.db = None
@@ -136,7 +140,12 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
             wrong = _foreign_tables(self.db)
-        except sqlite3.Error as e:  # garbage, another program's file, a folder: a message, not a traceback
+        except sqlite3.OperationalError as e:  # a read-only folder, a folder named ladder.db, a full disk
+            if self.db is not None:
+                self.db.close()
+            full = "full" in str(e)
+            raise CannotWrite(path, OSError(errno.ENOSPC if full else errno.EACCES, str(e))) from e
+        except sqlite3.DatabaseError as e:  # garbage, a file that is no SQLite database
             wrong = str(e)
         if wrong:
             from .load import InvalidWorkspace, Problem

@@ -7,12 +7,18 @@ template uses and the inputs do not provide, with its line.
 
 from __future__ import annotations
 
+import operator
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import (FileSystemLoader, StrictUndefined, TemplateAssertionError, TemplateError, TemplateNotFound,
+                    TemplateSyntaxError, meta, nodes)
+from jinja2.defaults import DEFAULT_FILTERS as FILTERS
+from jinja2.loaders import split_template_path
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from pydantic import BaseModel
 
 from .models import Channel, CoreStatement, Finding, Job, Ladder, LadderStep, Segment
@@ -56,6 +62,104 @@ def layout_context_types(channel: Channel) -> dict[str, Any]:
     }
 
 
+MAX_RANGE = 10_000  # items a template's range() may make
+MAX_SIZE = 1_000_000  # items or characters a template may make with *, % or a padding filter
+
+
+class TemplateFileError(TemplateError):
+    """A template file that may not or cannot be read: a link out of the workspace, not UTF-8."""
+
+    def __init__(self, file: str, line: int | None, message: str):
+        super().__init__(message)
+        self.file, self.lineno = file, line
+
+
+class WorkspaceLoader(FileSystemLoader):
+    """Reads a template only from inside its workspace (no links out of it), strictly as UTF-8."""
+
+    def get_source(self, environment, template):
+        pieces = split_template_path(template)
+        for folder in self.searchpath:
+            path = Path(folder, *pieces)
+            if path.is_file():
+                break
+        else:
+            raise TemplateNotFound(template)
+        from .load import outside_workspace
+
+        shown = display_path(environment, str(path))
+        why = outside_workspace(Path(folder).parent, path)  # the workspace (or the example)
+        if why:
+            raise TemplateFileError(shown, None, why)
+        try:
+            data = path.read_bytes()
+            mtime = path.stat().st_mtime
+        except OSError as e:
+            raise TemplateFileError(shown, None, f"cannot read: {e.strerror or e}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise TemplateFileError(shown, data.count(b"\n", 0, e.start) + 1,
+                                    f"not UTF-8 text ({e.reason} at byte {e.start}): save the file as UTF-8") from None
+
+        def uptodate() -> bool:
+            try:
+                return path.stat().st_mtime == mtime
+            except OSError:
+                return False
+
+        return text, os.path.normpath(path), uptodate
+
+
+# a printf-style width or precision that would make a huge string: "%999999999d"
+HUGE_FORMAT = re.compile(r"%[-#0 +]*(\*|\d{7,}|\d*\.(\*|\d{7,}))")
+TOO_LARGE = f"a value of more than {MAX_SIZE:,} items or characters is too large for a template"
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """The sandbox, where range(), ``**``, ``*``, ``%`` and the padding filters may not make
+    huge values, so rendering a template cannot hang or fill memory."""
+
+    intercepted_binops = frozenset(["**", "*", "%"])
+
+    def call_binop(self, context, operator_: str, left, right):
+        if operator_ == "**":
+            if isinstance(right, int) and isinstance(left, int | float) and abs(left) > 1 and (
+                    abs(right) > 64 or isinstance(left, int) and left.bit_length() * abs(right) > 100_000):
+                raise SecurityError(f"a power of {right} is too large for a template")
+            return operator.pow(left, right)
+        if operator_ == "%":
+            if isinstance(left, str) and HUGE_FORMAT.search(left):
+                raise SecurityError(TOO_LARGE)
+            return operator.mod(left, right)
+        for seq, n in ((left, right), (right, left)):
+            if isinstance(seq, str | list | tuple) and isinstance(n, int) and len(seq) * n > MAX_SIZE:
+                raise SecurityError(TOO_LARGE)
+        return operator.mul(left, right)
+
+
+def _bounded_filter(f):
+    """A filter whose number arguments (a width) and format string may not be huge."""
+
+    def bounded(*args, **kwargs):
+        for a in (*args[1:], *kwargs.values()):
+            if isinstance(a, int) and a > MAX_SIZE or isinstance(a, str) and HUGE_FORMAT.search(a):
+                raise SecurityError(TOO_LARGE)
+        if f is FILTERS["format"] and isinstance(args[0], str) and HUGE_FORMAT.search(args[0]):
+            raise SecurityError(TOO_LARGE)
+        return f(*args, **kwargs)
+
+    bounded.jinja_pass_arg = getattr(f, "jinja_pass_arg", None)
+    return bounded
+
+
+def _range(*args: int) -> range:
+    items = range(*args)
+    if len(items) > MAX_RANGE:
+        raise SecurityError(f"range() of {len(items):,} items: templates may make at most {MAX_RANGE:,}")
+    return items
+
+
 @lru_cache(maxsize=32)
 def _env(root: Path, folder: str) -> SandboxedEnvironment:
     """One environment per workspace folder, so templates compile once (jinja reloads a
@@ -63,8 +167,8 @@ def _env(root: Path, folder: str) -> SandboxedEnvironment:
     from .load import example_dir
 
     dirs = [root / folder, example_dir() / folder]
-    env = SandboxedEnvironment(
-        loader=FileSystemLoader([str(d) for d in dirs if d.is_dir()]),
+    env = BoundedSandbox(
+        loader=WorkspaceLoader([str(d) for d in dirs if d.is_dir()]),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -72,6 +176,9 @@ def _env(root: Path, folder: str) -> SandboxedEnvironment:
         autoescape=False,
     )
     env.ladder_roots = (root, example_dir())  # for showing paths to users
+    env.globals["range"] = _range
+    del env.globals["lipsum"]  # lipsum(10**9) would not end
+    env.filters.update({name: _bounded_filter(FILTERS[name]) for name in ("center", "indent", "format")})
     return env
 
 
@@ -89,6 +196,8 @@ def exists(env: SandboxedEnvironment, name: str) -> bool:
         return True
     except TemplateNotFound:
         return False
+    except TemplateFileError:  # there, but unreadable: `undeclared` says why
+        return True
 
 
 def source_of(env: SandboxedEnvironment, name: str) -> tuple[str, str]:
@@ -103,7 +212,7 @@ def display_path(env: SandboxedEnvironment, filename: str | None) -> str:
     if not filename:
         return "?"
     workspace, defaults = (Path(r).resolve() for r in env.ladder_roots)
-    path = Path(filename).resolve()
+    path = Path(filename).parent.resolve() / Path(filename).name  # the file itself, even when it is a link
     if path.is_relative_to(workspace):
         return path.relative_to(workspace).as_posix()
     if path.is_relative_to(defaults):
@@ -115,13 +224,18 @@ def undeclared(env: SandboxedEnvironment, name: str, context: dict[str, Any]) ->
     """Problems for every variable or input attribute the template uses but the inputs lack."""
     from .load import Problem
 
-    text, shown = source_of(env, name)
+    try:
+        text, shown = source_of(env, name)
+    except TemplateFileError as e:
+        return [Problem(e.file, e.lineno, "", str(e))]
     try:
         ast = env.parse(text, name=name, filename=shown)
+        found = meta.find_undeclared_variables(ast)  # compiles: an unknown filter or test fails here
     except TemplateSyntaxError as e:
-        return [Problem(shown, e.lineno, "", f"template syntax error: {e.message}")]
+        what = "template error" if isinstance(e, TemplateAssertionError) else "template syntax error"
+        return [Problem(shown, e.lineno, "", f"{what}: {e.message}")]
     problems = []
-    missing = sorted(meta.find_undeclared_variables(ast) - set(context) - set(env.globals))
+    missing = sorted(found - set(context) - set(env.globals))
     for var in missing:
         line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == var), None)
         problems.append(Problem(shown, line, var, f"the inputs provide no variable '{var}'"

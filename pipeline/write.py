@@ -8,6 +8,7 @@ leaves a complete, readable file with the unfinished jobs marked.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -33,23 +34,51 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
+class CannotWrite(Exception):
+    """A file or folder that cannot be written: exit 2 when the path is at fault (a file where a
+    folder should be, no permission), 3 when the disk is (full, failing)."""
+
+    def __init__(self, path: Path, error: OSError):
+        self.path, self.error = path, error
+        reason = error.strerror or str(error)
+        if isinstance(error, FileExistsError | NotADirectoryError):  # a file where a folder should be
+            path = Path(path)
+            blocker = next((p for p in [*reversed(path.parents), path] if p.is_file()), None)
+            reason = f"{blocker} is a file, not a folder" if blocker else reason
+        super().__init__(f"cannot write {path}: {reason}")
+
+    @property
+    def disk_at_fault(self) -> bool:
+        return self.error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO)
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn an OSError while writing ``path`` into CannotWrite, which names it."""
+    try:
+        yield
+    except OSError as e:
+        raise CannotWrite(path, e) from e
+
+
 def atomic_write(path: Path, data: str, sync: bool = True) -> None:
     """Write to a temp file, then rename: readers see the old file or the new one, never half.
     ``sync`` also survives a power cut; per-job files skip it (a killed process is covered by
     the rename alone, and a resumed run rewrites what a power cut lost)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        follow_umask(fd)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-            if sync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            follow_umask(fd)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(data)
+                if sync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def umask() -> int:
@@ -91,8 +120,9 @@ def workspace_lock(runs_dir: Path, what: str) -> Iterator[None]:
     """One writer per workspace: a second run (say, cron firing while the last one still runs)
     stops at once with Busy instead of interleaving its files with the first's. An OS file lock,
     released by the kernel however the holder dies, so a crash leaves no stale lock."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    f = open(runs_dir / ".ladder.lock", "a+", encoding="utf-8")
+    with writing(runs_dir):
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        f = open(runs_dir / ".ladder.lock", "a+", encoding="utf-8")
     try:
         _lock(f)
     except OSError:
@@ -222,13 +252,16 @@ class RunWriter:
         self.results[result.job.id] = result
 
     def job_done(self, result: JobResult, rendered: str | None, suffix: str) -> None:
+        """Write a finished job's files; only once they are written does run_results count it."""
         job = result.job
         base = self.dir / job.segment / job.channel
         if rendered is not None:
             result.output = f"{job.segment}/{job.channel}{suffix}"
             result.content_hash = _sha(rendered)
-            atomic_write(base.with_suffix(suffix), rendered, sync=False)
-        atomic_write(base.with_suffix(".json"), _dump(self._job_record(result)), sync=False)
+            with writing(base.with_suffix(suffix)):
+                atomic_write(base.with_suffix(suffix), rendered, sync=False)
+        with writing(base.with_suffix(".json")):
+            atomic_write(base.with_suffix(".json"), _dump(self._job_record(result)), sync=False)
         self.results[job.id] = result
         if time.monotonic() - self.last_write >= self.interval:
             self.write_results("running")

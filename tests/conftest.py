@@ -19,7 +19,8 @@ def hermetic(monkeypatch, tmp_path):
     """No key, endpoint or model from the developer's environment leaks into a test."""
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LADDER_API_KEY", "LADDER_BASE_URL", "LADDER_MODEL",
                 "LADDER_GGUF", "LADDER_SEED", "LADDER_TEMPERATURE", "LADDER_TIMEOUT", "LADDER_MAX_RETRIES",
-                "LADDER_BACKOFF", "LADDER_REASKS", "LADDER_JUDGE_MODEL"):
+                "LADDER_BACKOFF", "LADDER_REASKS", "LADDER_JUDGE_MODEL", "LADDER_CONCURRENCY", "LADDER_RPM", "LADDER_TPM",
+                "LADDER_MAX_TOKENS_TOTAL", "LADDER_MAX_COST", "LADDER_BATCH_POLL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LADDER_BACKOFF", "0.01")  # retries in tests wait milliseconds
     monkeypatch.chdir(tmp_path)
