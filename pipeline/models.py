@@ -229,17 +229,10 @@ class ModelSettings(Strict):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        from urllib.parse import urlsplit
+        from .urls import url_problem
 
-        if value is None:
-            return value
-        try:
-            url = urlsplit(value)
-            ok = url.scheme in ("http", "https") and bool(url.hostname) and (url.port or 1) > 0
-        except ValueError:  # a bad port or IPv6 address
-            ok = False
-        if not ok:
-            raise ValueError("not an http:// or https:// URL with a host (e.g. https://api.openai.com/v1)")
+        if value is not None and (why := url_problem(value)):
+            raise ValueError(why)
         return value
 
 

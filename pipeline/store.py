@@ -140,13 +140,14 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
             wrong = _foreign_tables(self.db)
-        except sqlite3.OperationalError as e:  # a read-only folder, a folder named ladder.db, a full disk
+        except sqlite3.DatabaseError as e:
             if self.db is not None:
                 self.db.close()
-            full = "full" in str(e)
-            raise CannotWrite(path, OSError(errno.ENOSPC if full else errno.EACCES, str(e))) from e
-        except sqlite3.DatabaseError as e:  # garbage, a file that is no SQLite database
-            wrong = str(e)
+            if isinstance(e, sqlite3.OperationalError) and any(
+                    why in str(e) for why in ("unable to open", "readonly", "full", "disk I/O", "locked")):
+                # a read-only folder, a folder named ladder.db, a full disk
+                raise CannotWrite(path, OSError(errno.ENOSPC if "full" in str(e) else errno.EACCES, str(e))) from e
+            wrong = str(e)  # garbage, or another program's SQLite file
         if wrong:
             from .load import InvalidWorkspace, Problem
 

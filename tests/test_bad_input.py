@@ -41,7 +41,7 @@ def cfo(old: str, new: str) -> str:
 def laughs(levels: int) -> str:
     """The 'billion laughs': each level an alias list of nine of the level before."""
     names = [chr(ord("a") + i) for i in range(levels + 1)]
-    out = f'name: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    out = 'name: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
     for prev, cur in zip(names, names[1:]):
         out += f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 9) + "]\n"
     return out
@@ -390,9 +390,12 @@ for var, value, message in [
 ]:
     case(f"env-{var.removeprefix('LADDER_').lower()}-{value}", ESTIMATE, f"${var}: {message}", f"(got '{value}')",
          env={var: value})
-for value in ("ftp://models.example/v1", "localhost:8080", "http://", "http://host:99999/v1", "not a url"):
-    case(f"env-base-url-{value[:10]}", ESTIMATE, "$LADDER_BASE_URL: not an http:// or https:// URL with a host",
-         env={"LADDER_BASE_URL": value})
+for value, why in (("ftp://models.example/v1", "not an http:// or https:// URL (scheme 'ftp')"),
+                   ("localhost:8080", "not an http:// or https:// URL (scheme 'localhost')"),
+                   ("http://", "not a valid URL: no host"),
+                   ("http://host:99999/v1", "not a valid URL: the port is not a number in 1-65535"),
+                   ("not a url", "not a URL: it contains spaces or control characters")):
+    case(f"env-base-url-{value[:10]}", ESTIMATE, f"$LADDER_BASE_URL: {why}", env={"LADDER_BASE_URL": value})
 case("env-batch-poll", "run -w {ws}", "$LADDER_BATCH_POLL: input should be a valid number", "(got 'often')",
      env={"LADDER_BATCH_POLL": "often"})
 case("env-batch-poll-negative", "run -w {ws}", "$LADDER_BATCH_POLL: input should be greater than or equal to 0",
@@ -411,9 +414,9 @@ case("env-bad-on-check-judge", "check --judge-model judge note.txt",
 case("flag-temperature-out-of-range", "run -w {ws} --temperature 5",
      "--temperature: input should be less than or equal to 2 (got 5.0)")
 case("flag-base-url-no-scheme", "plan --estimate -w {ws} --base-url api.example.com",
-     "--base-url: not an http:// or https:// URL with a host")
+     "--base-url: not an http:// or https:// URL")
 case("flag-base-url-on-run", "run -w {ws} --base-url file:///etc/passwd",
-     "--base-url: not an http:// or https:// URL with a host")
+     "--base-url: not an http:// or https:// URL")
 case("flag-seed-not-a-number", "run -w {ws} --seed x", "Invalid value for '--seed'")
 case("flag-concurrency-zero", "run -w {ws} --concurrency 0", "Invalid value for '--concurrency'")
 case("flag-max-cost-zero", "run -w {ws} --max-cost 0", "Invalid value for '--max-cost'")

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from cms_server import CMS
-from conftest import REPO, make_workspace
+from conftest import REPO, make_workspace, run_dirs
 from openai_server import ScriptedOpenAI, fill
 from pipeline.cli import main
 from test_run import FI, good
@@ -90,7 +90,7 @@ def test_credentials_and_query_strings_in_urls_reach_no_artifact_or_message(work
         logs = invoke("logs", "-w", str(workspace), "--json")
         with_query = invoke("run", "-w", str(workspace), "--base-url", f"{url}?api_key=QUERY-5ecret", "--model",
                             "scripted", "--segment", "cfo")
-    run = sorted((workspace / "outputs").glob("*/manifest.json"))[0].parent
+    run = run_dirs(workspace)[0]  # the first run: every job
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["arguments"]["base_url"] == f"http://127.0.0.1:{port}/v1"  # recorded, scrubbed
     with CMS() as cms:
