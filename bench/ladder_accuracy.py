@@ -1,9 +1,21 @@
-"""How well the rule-based ladder classifier finds a text's step, on the labelled dev set.
+"""How well the ladder reader finds a text's step on real published copy, cross-validated.
 
-    python bench/ladder_accuracy.py [--data bench/data/ladder_dev.jsonl] [--errors]
+    python bench/ladder_accuracy.py [--data PATH] [--nested] [--judge-model M --base-url URL]
 
-Prints exact and within-one accuracy, per-step precision and recall, and the confusion matrix,
-per language and overall, then one line of JSON with the figures.
+The real set (``../shared/data/ladder_real.jsonl``, or ``--data`` / ``LADDER_REAL_DATA``) is split
+into 5 folds grouped by the source's web domain (no site in both train and test), seeded. The
+learned reader is retrained on each training split (plus the project's own sets in bench/data)
+and read on its test fold; each fold's C is the one the inner grouped CV chose
+(``bench/train_reader.py``, recorded in the model file) or, with ``--nested``, searched again.
+Beside it, in the same table: the rules-only reading (``classify_rules``) and a plain keyword
+list from the rubric. Then calibration (Brier, ECE, reliability), and the ``ladder.step`` gate
+simulated for every text × every target step 1–5 on out-of-fold probabilities.
+
+With ``--judge-model`` the optional LLM judge (``pipeline/judge.py``) reads every text and is
+scored with the same table (no training involved, so no folds).
+
+The self-written sets in bench/data are regression tests of particular signals (tests/), not
+accuracy claims. The last line is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -11,55 +23,91 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline import lemma  # noqa: E402
-from pipeline.classify import classify  # noqa: E402
+from pipeline import reader_train as rt  # noqa: E402
+from pipeline.reader import MODEL_FILE  # noqa: E402
 
-STEPS = [1, 2, 3, 4, 5]
+ROOT = Path(__file__).resolve().parent.parent
 
 
-def report(name: str, rows: list[tuple[int, int]]) -> dict:
-    n = len(rows)
-    exact = sum(g == p for g, p in rows) / n
-    within = sum(abs(g - p) <= 1 for g, p in rows) / n
-    print(f"\n== {name}: n={n}  exact={exact:.3f}  within_one={within:.3f}")
-    print("step  precision  recall  n")
-    for s in STEPS:
-        tp = sum(g == p == s for g, p in rows)
-        predicted = sum(p == s for _, p in rows)
-        gold = sum(g == s for g, _ in rows)
-        print(f"{s:>4}  {tp / predicted if predicted else 0:>9.2f}  {tp / gold if gold else 0:>6.2f}  {gold}")
-    counts = Counter(rows)
-    print("confusion (rows gold, columns predicted)")
-    print("      " + "".join(f"{s:>4}" for s in STEPS))
-    for g in STEPS:
-        print(f"{g:>4}  " + "".join(f"{counts[(g, p)]:>4}" for p in STEPS))
-    return {"exact": round(exact, 3), "within_one": round(within, 3), "n": n}
+def judge_steps(rows: list[dict], model: str, base_url: str) -> np.ndarray:
+    """The judge's primary step per text; its API key from LADDER_API_KEY, as for `ladder check`."""
+    from pipeline.judge import judge
+    from pipeline.llm import Chat, resolve_config
+    from pipeline.load import default_ladder
+    from pipeline.models import ModelSettings
+
+    ladder = default_ladder()
+    config = resolve_config(ModelSettings(), {"base_url": base_url, "judge_model": model}).judge()
+    chat = Chat(config, base_url)
+    out = []
+    for r in rows:
+        verdict = judge(chat, ROOT, r["text"], r["language"], ladder, None)
+        if verdict.primary_step:
+            out.append(verdict.primary_step)
+        elif verdict.step_scores:  # the primary step was voided: the highest standing score
+            out.append(max(verdict.step_scores, key=lambda s: (verdict.step_scores[s], s)))
+        else:
+            out.append(1)
+    return np.array(out)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(Path(__file__).parent / "data" / "ladder_dev.jsonl"))
-    ap.add_argument("--errors", action="store_true", help="list every misclassified text")
+    ap.add_argument("--data", help="the real labelled jsonl (default ../shared/data/ladder_real.jsonl or LADDER_REAL_DATA)")
+    ap.add_argument("--nested", action="store_true", help="search each fold's C again by inner CV (slow)")
+    ap.add_argument("--judge-model", help="also score the LLM judge with this model")
+    ap.add_argument("--base-url", help="the judge's OpenAI-compatible endpoint")
+    ap.add_argument("--skip-reader", action="store_true", help="only the baselines (and the judge)")
     args = ap.parse_args()
-    items = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
-    by_lang: dict[str, list[tuple[int, int]]] = {}
-    for item in items:
-        reading = classify(item["text"], item["lang"])
-        by_lang.setdefault(item["lang"], []).append((item["step"], reading.primary_step))
-        if args.errors and reading.primary_step != item["step"]:
-            print(f"{item['id']}: gold {item['step']} got {reading.primary_step} {reading.step_scores} "
-                  f"{ {s: v for s, v in reading.signals.items() if v} }\n    {item['text']}")
-    figures = {"finnish_lemmas": lemma.backend("fi")}
-    for lang, rows in sorted(by_lang.items()):
-        r = report(lang, rows)
-        figures.update({f"{lang}_exact": r["exact"], f"{lang}_within_one": r["within_one"], f"{lang}_n": r["n"]})
-    overall = report("all", [row for rows in by_lang.values() for row in rows])
-    print(json.dumps({**overall, **figures}))
+    data = rt.real_data_path(args.data)
+    if not data.exists():
+        sys.exit(f"no real data at {data}: pass --data or set LADDER_REAL_DATA")
+    rows = rt.load(data)
+    y = np.array([r["step"] for r in rows])
+    print(f"{len(rows)} texts from {data.name}; Finnish lemmas: {lemma.backend('fi')}")
+    result: dict = {"n": len(rows), "finnish_lemmas": lemma.backend("fi")}
+    print("\n== keyword baseline (rubric keyword lists)")
+    result["keyword"] = rt.figures_for("keyword", rows, np.array([rt.keyword_step(r["text"], r["language"]) for r in rows]))
+    print("\n== rules-only reader (classify_rules)")
+    result["rules"] = rt.figures_for("rules", rows, np.array([rt.rules_step(r["text"], r["language"]) for r in rows]))
+    if args.judge_model:
+        if not args.base_url:
+            sys.exit("--judge-model needs --base-url")
+        print(f"\n== LLM judge ({args.judge_model})")
+        result["judge"] = rt.figures_for("judge", rows, judge_steps(rows, args.judge_model, args.base_url))
+    if not args.skip_reader:
+        from train_reader import CONFIG  # noqa: E402
+
+        fold_cs = None if args.nested else json.loads(MODEL_FILE.read_text())["cross_validated"]["fold_Cs"]
+        print(f"\n== learned reader, 5 folds grouped by domain ({'C by inner CV' if args.nested else f'C per fold {fold_cs}'})")
+        cv = rt.cross_validate(rows, CONFIG, fold_cs=fold_cs)
+        result["reader"] = rt.figures_for("reader", rows, cv["logits"].argmax(1) + 1)
+        cal = rt.calibration(cv["proba"], y)
+        print(f"\ncalibration (out-of-fold, temperature from the other folds): Brier={cal['brier']}  ECE={cal['ece']}")
+        for b in cal["reliability"]:
+            print(f"  top probability {b['bin']}: n={b['n']:<4} mean confidence={b['mean_confidence']:.2f}  accuracy={b['accuracy']:.2f}")
+        th = rt.choose_threshold(cv["proba"], y)
+        gate = rt.simulate_gate(cv["proba"], y, th)
+        nested = rt.gate_nested(cv["proba"], y, cv["folds"])
+        print(f"\ngate (every text × target 1–5; error when P(reads below target) ≥ {th}):")
+        print(f"  false rejections (error, gold == target):        {gate['false_rejection']:.3f}   (must be ≤ 0.05)")
+        print(f"  detection (error, gold ≥ 2 steps below target):  {gate['detection_below2']:.3f}   (wanted ≥ 0.80)")
+        print(f"  detection, gold ≥ 2 away either side (error):    {gate['detection_far']:.3f}   (above the target is a warning by design)")
+        print(f"  flagged (error or warning), gold ≥ 2 above:      {gate['flagged_above2']:.3f}")
+        print(f"  threshold picked per fold on the other folds:     false rejections {nested['false_rejection']:.3f}, "
+              f"detection {nested['detection_below2']:.3f}")
+        result |= {"calibration": {k: cal[k] for k in ("brier", "ece")}, "gate": gate, "gate_nested": nested}
+    summary = {name: {scope: {k: v[scope][k] for k in ("exact", "within_one", "macro_f1")} for scope in ("all", "en", "fi")}
+               for name, v in result.items() if name in ("keyword", "rules", "reader", "judge")}
+    print(json.dumps({"n": result["n"], "finnish_lemmas": result["finnish_lemmas"], **summary,
+                      **{k: result[k] for k in ("calibration", "gate", "gate_nested") if k in result}}))
 
 
 if __name__ == "__main__":

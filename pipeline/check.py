@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from . import lemma, text
+from . import lemma, reader, text
 from .classify import STEP_KEYS, StepReading, classify
 from .models import Channel, CheckResult, CoreStatement, Finding, Job, Segment, Workspace
 
@@ -366,7 +366,11 @@ STEP_FLOOR = 50  # the target step's strength (0–100) a draft needs to count a
 
 
 def ladder_step(ctx: CheckContext) -> Iterable[Finding]:
-    """Does the draft do the work of its target step? Read by ``classify``, with its evidence."""
+    """Does the draft do the work of its target step? Read by ``classify`` (the learned reader's
+    probabilities, the signals' evidence). The ladder is cumulative, so only falling short can
+    fail a draft: an error only when the reader is confident the draft reads below its target
+    (``reader.gate``; threshold picked on cross-validated figures, see bench/ladder_accuracy.py);
+    a warning when it reads two or more steps above; a suggestion when it likely reads below."""
     if ctx.step is None or ctx.kind == "not_for_you" or not ctx.body:
         return
     reading, target = ctx.reading, ctx.step
@@ -375,17 +379,26 @@ def ladder_step(ctx: CheckContext) -> Iterable[Finding]:
     need = ""
     if ctx.segment is not None and ctx.segment.needs and target in (2, 3):
         need = f"; address the segment's need: {ctx.segment.needs[0]}"
-    if reading.strength(target) < STEP_FLOOR:
-        yield Finding(rule="ladder.step", level="error",
+    if reading.probabilities:
+        level = reader.gate(reading.probabilities, target)
+        below = sum(p for s, p in reading.probabilities.items() if s < target)
+        sure = f" ({below:.0%} sure it reads below step {target})"
+    else:  # the rules alone: the target step's strength against a floor, as before
+        level = ("error" if reading.strength(target) < STEP_FLOOR else
+                 "warning" if primary > target + 1 else "suggestion" if primary < target else None)
+        sure = ""
+    span = (reading.evidence[primary] or [None])[0]
+    if level == "error":
+        yield Finding(rule="ladder.step", level="error", span=span,
                       message=f"does not do the work of step {target} ({name}): {STEP_HINTS[target]}"
-                      + (f"; it reads as step {primary} ({STEP_KEYS[primary]})" if primary != target else ""),
+                      + (f"; it reads as step {primary} ({STEP_KEYS[primary]})" if primary != target else "") + sure,
                       fix=STEP_HINTS[target] + need + _proof_hint(ctx, target))
-    elif primary > target + 1:
-        yield Finding(rule="ladder.step", level="warning", span=(reading.evidence[primary] or [None])[0],
+    elif level == "warning":
+        yield Finding(rule="ladder.step", level="warning", span=span,
                       message=f"reads as step {primary} ({STEP_KEYS[primary]}), beyond its target step {target} ({name})",
                       fix=f"stay at step {target}: {STEP_HINTS[target]}")
-    elif primary < target:
-        yield Finding(rule="ladder.step", level="suggestion",
+    elif level == "suggestion":
+        yield Finding(rule="ladder.step", level="suggestion", span=span,
                       message=f"reads mostly as step {primary} ({STEP_KEYS[primary]}); make step {target} carry it: {STEP_HINTS[target]}",
                       fix=STEP_HINTS[target] + need + _proof_hint(ctx, target))
     if ctx.segment is not None and ctx.segment.role == "prospect" and primary == 5 and target < 5:

@@ -66,6 +66,12 @@ class StepReading(BaseModel):
     step_scores: dict[int, int]  # 0–100 per step
     evidence: dict[int, list[str]]  # quoted spans per step
     signals: dict[int, list[str]]  # signal names per step
+    # the learned reader's calibrated probability per step (sums to 1); empty for the rules-only reading
+    probabilities: dict[int, float] = {}
+    reader: str = "rules"  # "learned" when primary_step and probabilities come from reader_model.json
+
+    def probability(self, step: int) -> float:
+        return self.probabilities.get(step, 0.0)
 
     def strength(self, step: int) -> int:
         return self.step_scores.get(step, 0)
@@ -122,7 +128,30 @@ def _figures(body: str, language: str) -> list[Hit]:
 
 
 def classify(body: str, language: str) -> StepReading:
+    """The reading the check uses: the learned reader's probabilities and primary step
+    (``reader.py``) over the signals' evidence; the rules alone where no model is shipped
+    or the language has none."""
+    from . import reader
+
     found = hits(body, language)
+    rules, raw = _classify_rules(body, language, found)
+    m = reader.model()
+    if m is None or language not in m.data.get("languages", ()):
+        return rules
+    p = m.proba(reader.features(body, language, m.cfg, (rules, raw, found)))
+    probs = {s: round(p[s - 1], 4) for s in STEP_KEYS}
+    primary = max(STEP_KEYS, key=lambda s: (p[s - 1], s))
+    return rules.model_copy(update={"primary_step": primary, "probabilities": probs, "reader": "learned"})
+
+
+def classify_rules(body: str, language: str, with_raw: bool = False):
+    """The rules-only reading: signal strengths, the decision by weight, the evidence.
+    With ``with_raw`` also the unsquashed strength per step (the learned reader's input)."""
+    reading, raw = _classify_rules(body, language, hits(body, language))
+    return (reading, raw) if with_raw else reading
+
+
+def _classify_rules(body: str, language: str, found: list[Hit]) -> tuple[StepReading, dict[int, float]]:
     raw = {s: 0.0 for s in STEP_KEYS}
     per_signal: dict[tuple[int, str], list[Hit]] = {}
     for h in found:
@@ -151,4 +180,4 @@ def classify(body: str, language: str) -> StepReading:
         step_scores={s: round(100 * (1 - math.exp(-r))) for s, r in raw.items()},
         evidence=evidence,
         signals=names,
-    )
+    ), raw

@@ -550,6 +550,7 @@ def _check_one(name, body, step, seg, ws, language, as_json, judge_chat, ladder,
     reading = ctx.reading
     if as_json:
         record = {"file": name, "language": lang, "primary_step": reading.primary_step,
+                  "probabilities": reading.probabilities, "reader": reading.reader,
                   "step_scores": reading.step_scores, "evidence": reading.evidence}
         if result is not None:
             record |= {"step": step, "passed": result.passed, "score": result.score, "decided_by": result.decided_by,

@@ -1,0 +1,122 @@
+"""The learned ladder reader: the shipped model loads and reads offline, the gate's levels, the
+rebuild reproduces the committed model's cross-validated figures, and the judge benchmark runs
+against a scripted OpenAI-protocol server on loopback.
+
+The real labelled copy (``../shared/data``) is third-party text: the tests that need it read it
+from there and skip when it is absent; no test holds any of it. The judge benchmark's texts are
+written by the test itself."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from openai_server import ScriptedOpenAI
+from pipeline import reader, reader_train
+from pipeline.classify import classify, classify_rules
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = reader_train.real_data_path()
+
+
+def test_the_shipped_model_loads_and_reads_offline():
+    model = reader.model()
+    assert model is not None and set(model.data["languages"]) == {"en", "fi"}
+    assert reader.MODEL_FILE.stat().st_size < 5_000_000
+    assert all(re.fullmatch(r"bias|(sig|rule|rule_raw|rule_primary|shape|h|emb):.*", k) for k in model.weights)
+    for body, lang in (("Our customers rate us 4.8 out of 5, and every repair comes with a two-year guarantee.", "en"),
+                       ("Uusi sovellus on nyt saatavilla verkkokaupassamme.", "fi")):
+        reading = classify(body, lang)
+        assert reading.reader == "learned"
+        assert abs(sum(reading.probabilities.values()) - 1) < 1e-3
+        assert reading.primary_step == max(reading.probabilities, key=reading.probabilities.get)
+        assert reading.evidence == classify_rules(body, lang).evidence  # the evidence is the signals'
+
+
+def test_a_guarantee_reads_as_delivery():
+    reading = classify("Every repair comes with a two-year guarantee and a full refund if it fails again. "
+                       "Our customers rate us 4.8 out of 5.", "en")
+    assert reading.primary_step == 5
+
+
+@pytest.mark.parametrize("probs, target, level", [
+    ({1: 0.9, 2: 0.05, 3: 0.03, 4: 0.01, 5: 0.01}, 4, "error"),   # confidently below the target
+    ({1: 0.45, 2: 0.1, 3: 0.4, 4: 0.03, 5: 0.02}, 3, "suggestion"),  # likely below, not confidently
+    ({1: 0.05, 2: 0.1, 3: 0.7, 4: 0.1, 5: 0.05}, 3, None),
+    ({1: 0.05, 2: 0.05, 3: 0.1, 4: 0.1, 5: 0.7}, 2, "warning"),   # two or more above: not a failure
+    ({1: 0.9, 2: 0.05, 3: 0.03, 4: 0.01, 5: 0.01}, 1, None),      # nothing is below step 1
+])
+def test_the_gate(probs, target, level):
+    assert reader.gate(probs, target, 0.8) == level
+
+
+def test_domains_stay_in_one_fold():
+    groups = [reader_train.domain(u) for u in ("https://www.a.fi/x", "https://blog.a.fi/y", "https://b.co.uk/",
+                                                "https://shop.b.co.uk/z", "https://c.com")]
+    assert groups[:4] == ["a.fi", "a.fi", "b.co.uk", "b.co.uk"]
+    folds = reader_train.group_folds(groups, k=2, seed=1)
+    assert folds[0] == folds[1] and folds[2] == folds[3]
+
+
+@pytest.mark.skipif(not REAL.exists(), reason=f"the real labelled set is not at {REAL}")
+def test_the_rebuild_reproduces_the_committed_figures(tmp_path):
+    """bench/train_reader.py with the committed per-fold C (the inner search's choices):
+    the same out-of-fold figures, the same gate threshold and the same weights."""
+    out = tmp_path / "model.json"
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "train_reader.py"), "--fold-cs-from-model",
+                          "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr
+    committed = json.loads(reader.MODEL_FILE.read_text())
+    rebuilt = json.loads(out.read_text())
+    for scope in ("all", "en", "fi"):
+        for k in ("exact", "within_one", "macro_f1"):
+            assert rebuilt["cross_validated"][scope][k] == pytest.approx(committed["cross_validated"][scope][k], abs=0.005)
+    assert rebuilt["gate"] == committed["gate"] and rebuilt["temperature"] == pytest.approx(committed["temperature"], abs=0.05)
+    assert set(rebuilt["weights"]) == set(committed["weights"])
+    some = sorted(committed["weights"])[::500]
+    for k in some:
+        assert rebuilt["weights"][k] == pytest.approx(committed["weights"][k], abs=1e-3)
+
+
+# The judge benchmark: texts written here, one per step, and a scripted judge that reads steps 1–4
+# right and calls the proof piece step 4.
+OWN = [
+    ("en", 1, "Brightdesk desk booking is now available for offices in Tampere."),
+    ("en", 2, "Brightdesk lets you book a desk in ten seconds, so mornings start calmer."),
+    ("en", 3, "Hybrid office managers: is Monday desk chaos back? Brightdesk sorts it before the rush."),
+    ("en", 4, "Unlike spreadsheets and other booking tools, Brightdesk shows every free desk live."),
+    ("fi", 5, "\"Varaaminen vie nyt sekunteja\", kertoo asiakkaamme Liisa Laine Brightdeskistä."),
+]
+SCRIPT = {1: 1, 2: 2, 3: 3, 4: 4, 5: 4}
+
+
+def judge_reply(body):
+    prompt = body["messages"][-1]["content"]
+    assert "decided in this order" in prompt or "ratkaistaan tässä järjestyksessä" in prompt  # the rubric's order
+    draft = prompt.split('"""')[1].strip()
+    gold = next(step for _, step, text in OWN if text == draft)
+    primary = SCRIPT[gold]
+    steps = [{"step": s, "quotes": [draft[:12]] if s == primary else [], "score": 80 if s == primary else 5}
+             for s in range(1, 6)]
+    return json.dumps({"steps": steps, "primary_step": primary})
+
+
+def test_the_judge_benchmark_runs_against_a_scripted_server(tmp_path):
+    data = tmp_path / "tiny.jsonl"
+    data.write_text("".join(json.dumps({"id": f"t{i}", "language": lang, "step": step, "text": text,
+                                        "source_url": f"https://example{i}.test/"}) + "\n"
+                            for i, (lang, step, text) in enumerate(OWN)), encoding="utf-8")
+    with ScriptedOpenAI(judge_reply) as server:
+        run = subprocess.run([sys.executable, str(ROOT / "bench" / "ladder_accuracy.py"), "--data", str(data),
+                              "--skip-reader", "--judge-model", "judge-1", "--base-url", server.base_url],
+                             capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert len(server.requests) == len(OWN)
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert figures["judge"]["all"]["exact"] == 0.8 and figures["judge"]["all"]["within_one"] == 1.0
+    assert figures["judge"]["en"]["exact"] == 1.0 and figures["judge"]["fi"]["exact"] == 0.0
+    assert {"keyword", "rules"} <= set(figures)
+    assert "== LLM judge (judge-1)" in run.stdout
