@@ -243,6 +243,7 @@ class Claim:
     kind: str  # promise | outcome
     span: tuple[int, int]
     about: frozenset[str]
+    sentence: tuple[int, int]
 
 
 def _content(t: text.Token, language: str) -> frozenset[str]:
@@ -250,6 +251,26 @@ def _content(t: text.Token, language: str) -> frozenset[str]:
         return frozenset()
     forms = lemma.lemmas(t.text, language) | {t.lower}
     return frozenset(f for f in forms if f not in CLAIM_STOP.get(language, ()) and len(f) > 2)
+
+
+CLAUSE_WORDS = {"en": frozenset("and but so while whereas because".split()),
+                "fi": frozenset("ja mutta joten eikä koska kun vaan".split())}
+
+
+def _clause(sentence: str, toks: Sequence[text.Token], first: int, last: int, language: str) -> tuple[int, int]:
+    """The token range of the clause around tokens first..last, at most WINDOW either side: a
+    claim is about what its own clause says ("we run the plant and guarantee a lower cost": the
+    guarantee is about the cost, not the plant)."""
+    def boundary(i: int) -> bool:  # between tokens i-1 and i
+        return bool(re.search(r"[,;:–—()]", sentence[toks[i - 1].end:toks[i].start])) or \
+            toks[i].lower in CLAUSE_WORDS.get(language, ())
+    lo = first
+    while lo > 0 and first - lo < WINDOW and not boundary(lo):
+        lo -= 1
+    hi = last + 1
+    while hi < len(toks) and hi - last <= WINDOW and (hi == last + 1 or not boundary(hi)):
+        hi += 1  # "we promise, that ...": what is promised follows the comma
+    return lo, hi
 
 
 def claims_in(value: str, language: str) -> list[Claim]:
@@ -264,6 +285,9 @@ def _claims_in(value: str, language: str) -> tuple[Claim, ...]:
     offset = 0
     for sentence in text.sentences(value):
         offset = value.find(sentence, offset)
+        if sentence.rstrip().endswith("?"):  # a question asserts nothing (its figures are read apart)
+            offset += len(sentence)
+            continue
         toks = text.tokens(sentence)
         content = [_content(t, language) for t in toks]
         for kind in ("promise", "outcome"):
@@ -274,30 +298,76 @@ def _claims_in(value: str, language: str) -> tuple[Claim, ...]:
                 at = [i for i, t in enumerate(toks) if t.start < b and t.end > a]
                 if not at:
                     continue
-                lo, hi = max(0, at[0] - WINDOW), min(len(toks), at[-1] + WINDOW + 1)
+                lo, hi = _clause(sentence, toks, at[0], at[-1], language)
                 about = frozenset(f for i in range(lo, hi) if i not in at for f in content[i])
-                out.append(Claim(kind, (offset + a, offset + b), about))
+                out.append(Claim(kind, (offset + a, offset + b), about, (offset, offset + len(sentence))))
         offset += len(sentence)
     return tuple(out)
 
 
 @lru_cache(maxsize=256)
 def _backing(units: tuple[str, ...], terms: tuple[str, ...], language: str) -> tuple[
-        tuple[frozenset[str], ...], tuple[frozenset[str], ...], frozenset[float]]:
+        tuple[frozenset[str], ...], tuple[frozenset[str], ...], tuple]:
     """What claims may rest on: for promises, what each promise of the core is about; for
     outcomes, what each promise or outcome of the core (and each concept term) is about; the
     figures the core states."""
-    promises, outcomes, known = [], [], set()
-    for unit in units:
+    promises, outcomes, known = [], [], []
+    for unit in (*units, *terms):  # the segment's own words for the core's concepts say what the core does
         for c in claims_in(unit, language):
             (promises if c.kind == "promise" else outcomes).append(c.about)
             if c.kind == "promise":
                 outcomes.append(c.about)
         for f in numbers.figures(unit, language):
-            known |= f.values
-    for term in terms:  # the segment's own words for the core's concepts say what the core does
-        outcomes.append(frozenset(f for t in text.tokens(term) for f in _content(t, language)))
-    return tuple(promises), tuple(outcomes), frozenset(known)
+            known.append((f.values, _figure_context(unit, f, language)))
+    return tuple(promises), tuple(outcomes), tuple(known)
+
+
+def _figure_context(value: str, f: numbers.Figure, language: str) -> frozenset[str]:
+    """What a figure counts: the content words (base forms) near it in its sentence."""
+    a = max(value.rfind(".", 0, f.start), value.rfind("!", 0, f.start), value.rfind("?", 0, f.start)) + 1
+    ends = [i for i in (value.find(".", f.end), value.find("!", f.end), value.find("?", f.end)) if i >= 0]
+    before, after = text.tokens(value[a:f.start]), text.tokens(value[f.end:min(ends, default=len(value))])
+    near = [*before[-WINDOW:], *after[:WINDOW]]
+    return frozenset(x for t in near if t.lower not in text.FUNCTION_WORDS.get(language, ()) and len(t.text) > 2
+                     for x in _noun_forms(t.text, language))
+
+
+def _noun_forms(word: str, language: str) -> frozenset[str]:
+    """A word's forms for telling what a figure counts: Finnish base forms; English the word and
+    its singular, not its stems ("heating" is not "heat")."""
+    w = word.lower()
+    if language == "en":
+        return frozenset({w, w[:-1] if w.endswith("s") and len(w) > 3 else w})
+    return lemma.lemmas(w, language) | {w}
+
+
+def _figure_backed(value: str, f: numbers.Figure, known, language: str) -> bool:
+    """A figure is backed by a figure of the core of the same value about the same thing: "15
+    years" backs "fifteen years" and "a fixed fee for 15 years", not "15 engineers"."""
+    ctx = None
+    for values, about in known:
+        if numbers.backed(f, values):
+            ctx = ctx if ctx is not None else _figure_context(value, f, language)
+            if ctx & about or not ctx:
+                return True
+    return False
+
+
+def _ours(ctx: CheckContext, sentence: str) -> bool:
+    """Is a sentence about what we or the offer do for the reader? It speaks to the reader or of
+    us, or names the company or the offer."""
+    lang = ctx.language
+    offer = {f for t in text.tokens(f"{ctx.core.company} {ctx.core.offer.get(lang, '')}")
+             for f in lemma.lemmas(t.text, lang)} - set(text.FUNCTION_WORDS.get(lang, ()))
+    for t in text.tokens(sentence):
+        if lemma.lemmas(t.text, lang, heads=True) & offer:
+            return True
+        if lang == "en" and t.lower.replace("’", "'") in EN_YOU | EN_WE:
+            return True
+        if lang == "fi" and (lemma.features(t.text, lang) & {"2sg", "2pl", "1pl"}
+                             or t.lower in ("me", "te", "sinä", "meidän", "teidän", "sinun")):
+            return True
+    return False
 
 
 def claims(ctx: CheckContext) -> Iterable[Finding]:
@@ -316,7 +386,7 @@ def claims(ctx: CheckContext) -> Iterable[Finding]:
     support_lemmas = {b for t in text.tokens(support) for b in lemma.lemmas(t.text, lang, heads=True)}
     for name, (value, _) in ctx.part_tokens.items():
         for f in numbers.figures(value, lang):
-            if not numbers.backed(f, known):
+            if not _figure_backed(value, f, known, lang) and not numbers.counts_the_piece(value, f, lang):
                 yield Finding(rule="claims.unsupported", level="error", part=name, span=f.text,
                               message=f"the figure '{f.text}' traces to no proof point of the core statement",
                               fix=f"remove the figure '{f.text}' or {use_proof}")
@@ -325,6 +395,8 @@ def claims(ctx: CheckContext) -> Iterable[Finding]:
             backing = promises if c.kind == "promise" else outcomes
             if not c.about or any(c.about & b for b in backing):
                 continue
+            if c.kind == "outcome" and not _ours(ctx, value[c.sentence[0]:c.sentence[1]]):
+                continue  # the market's news ("district heating prices rise"), not a claim of ours
             span = value[c.span[0]:c.span[1]]
             if span in said:
                 continue

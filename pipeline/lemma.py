@@ -172,6 +172,8 @@ def address_forms(words: list[str], clause_initial: list[bool]) -> list[str | No
             tag = "2sg" if any(a.get("BASEFORM") == "sinä" for a in pron) else "2pl"
         elif len(poss) == 1 and (p := next(iter(poss))) in ("2s", "2p"):
             tag = "2sg" if p == "2s" else "2pl"
+        elif verbs and persons == {"2sg"} and all(a.get("MOOD") == "indicative" for a in verbs):
+            tag = "2sg"  # voit, säästät: a noun reading (voit, "butters") does not make it less address
         elif verbs and persons <= {"2sg"} and None not in persons and len(verbs) == len(analyses):
             imperative_only = all(a.get("MOOD") == "imperative" for a in verbs)
             if not imperative_only:

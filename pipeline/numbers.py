@@ -11,7 +11,8 @@ Finnish reads its numerals through Voikko's analysis (class *lukusana*, base for
 *neljätoista*), so every case form counts; without Voikko a list of stems does.
 
 Words that are numbers but rarely claims are left out: "one"/"yksi" (one contract, the one
-who) and "second"/"toinen" (another).
+who), "second"/"toinen" (another) and "first"/"ensimmäinen" (our first winter; "the first to"
+is a superlative, and the superlative rule reads it).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ _EN_UNITS = {
     "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
     "million": 1_000_000, "billion": 1_000_000_000, "dozen": 12,
 }
-_EN_ORDINALS = {
-    "first": 1, "fourth": 4, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
+_EN_ORDINALS = {  # "first" is left to the superlative rule ("the first to ..."): "our first winter" is no claim
+    "fourth": 4, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
     "eleventh": 11, "twelfth": 12, "fifteenth": 15, "twentieth": 20, "hundredth": 100,
 }
 _EN_FRACTIONS = {"half": 0.5, "halves": 0.5, "third": 1 / 3, "thirds": 1 / 3, "quarter": 0.25, "quarters": 0.25,
@@ -45,7 +46,7 @@ _EN_MULTIPLIERS = {
 
 _FI_UNITS = {"nolla": 0, "kaksi": 2, "kolme": 3, "neljä": 4, "viisi": 5, "kuusi": 6, "seitsemän": 7,
              "kahdeksan": 8, "yhdeksän": 9, "kymmenen": 10}
-_FI_ORDINALS = {"ensimmäinen": 1, "kolmas": 3, "neljäs": 4, "viides": 5, "kuudes": 6, "seitsemäs": 7,
+_FI_ORDINALS = {"kolmas": 3, "neljäs": 4, "viides": 5, "kuudes": 6, "seitsemäs": 7,
                 "kahdeksas": 8, "yhdeksäs": 9, "kymmenes": 10, "sadas": 100, "tuhannes": 1000}
 _FI_FRACTIONS = {"puolet": 0.5, "puolikas": 0.5, "kolmannes": 1 / 3, "neljännes": 0.25, "viidennes": 0.2,
                  "kymmenesosa": 0.1, "kymmenys": 0.1}
@@ -178,3 +179,19 @@ def backed(figure: Figure, known: frozenset[float]) -> bool:
     if not figure.in_words:
         return any(v in known for v in figure.values)
     return any(near(v, k) for v in figure.values for k in known)
+
+
+# A figure that counts the piece's own items ("three questions", "5 vinkkiä") is its structure,
+# not a claim about the offer.
+_STRUCTURE = {
+    "en": frozenset("question questions tip tips step steps reason reasons way ways thing things point points "
+                    "lesson lessons myth myths mistake mistakes".split()),
+    "fi": frozenset("kysymys vinkki askel syy tapa asia kohta oppi myytti virhe".split()),
+}
+
+
+def counts_the_piece(value: str, figure: Figure, language: str) -> bool:
+    after = text.tokens(value[figure.end:figure.end + 40])
+    if not after:
+        return False
+    return bool(lemma.lemmas(after[0].text, language) & _STRUCTURE.get(language, frozenset()))
