@@ -180,7 +180,12 @@ def _present(toks: Sequence[text.Token], sentences: list[Sequence[text.Token]], 
     if text.find_term_in(toks, term, language):
         return True
     words = [w for w in text.tokens(term) if w.lower not in text.FUNCTION_WORDS.get(language, ()) and len(w.text) > 2]
-    return bool(words) and any(all(text.find_term_in(s, w.text, language) for w in words) for s in sentences)
+    if not words:
+        return False
+    present = text.lemma_set(toks, language)  # cached per text: a quick no before the sentence-by-sentence search
+    if not all(text.may_contain(present, w.text, language) for w in words):
+        return False
+    return any(all(text.find_term_in(s, w.text, language) for w in words) for s in sentences)
 
 
 def core_concepts(ctx: CheckContext) -> Iterable[Finding]:
@@ -328,8 +333,12 @@ def _figure_context(value: str, f: numbers.Figure, language: str) -> frozenset[s
     ends = [i for i in (value.find(".", f.end), value.find("!", f.end), value.find("?", f.end)) if i >= 0]
     before, after = text.tokens(value[a:f.start]), text.tokens(value[f.end:min(ends, default=len(value))])
     near = [*before[-WINDOW:], *after[:WINDOW]]
-    return frozenset(x for t in near if t.lower not in text.FUNCTION_WORDS.get(language, ()) and len(t.text) > 2
-                     for x in _noun_forms(t.text, language))
+    words = {x for t in near if t.lower not in text.FUNCTION_WORDS.get(language, ()) and len(t.text) > 2
+             for x in _noun_forms(t.text, language)}
+    # and the words that frame it, function words too: "by the 5th" is "by the fifth"
+    prev = [t.lower for t in before if t.lower not in ("the", "a", "an")][-1:]
+    words |= {f"<{w}" for w in prev} | {f">{t.lower}" for t in after[:1]}
+    return frozenset(words)
 
 
 def _noun_forms(word: str, language: str) -> frozenset[str]:
@@ -353,12 +362,22 @@ def _figure_backed(value: str, f: numbers.Figure, known, language: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=256)
+def _support_lemmas(support: str, language: str) -> frozenset[str]:
+    return frozenset(b for t in text.tokens(support) for b in lemma.lemmas(t.text, language, heads=True))
+
+
+@lru_cache(maxsize=256)
+def _offer_lemmas(company: str, offer: str, language: str) -> frozenset[str]:
+    return frozenset(f for t in text.tokens(f"{company} {offer}") for f in lemma.lemmas(t.text, language)) - set(
+        text.FUNCTION_WORDS.get(language, ()))
+
+
 def _ours(ctx: CheckContext, sentence: str) -> bool:
     """Is a sentence about what we or the offer do for the reader? It speaks to the reader or of
     us, or names the company or the offer."""
     lang = ctx.language
-    offer = {f for t in text.tokens(f"{ctx.core.company} {ctx.core.offer.get(lang, '')}")
-             for f in lemma.lemmas(t.text, lang)} - set(text.FUNCTION_WORDS.get(lang, ()))
+    offer = _offer_lemmas(ctx.core.company, ctx.core.offer.get(lang, ""), lang)
     for t in text.tokens(sentence):
         if lemma.lemmas(t.text, lang, heads=True) & offer:
             return True
@@ -383,7 +402,7 @@ def claims(ctx: CheckContext) -> Iterable[Finding]:
     promises, outcomes, known = _backing(units, terms, lang)
     proof = "; ".join(f"{p.id}: {p.text(lang)}" for p in ctx.core.proof_points)
     use_proof = f"use only the facts of the proof points ({proof})" if proof else "remove it: the core has no proof points"
-    support_lemmas = {b for t in text.tokens(support) for b in lemma.lemmas(t.text, lang, heads=True)}
+    support_lemmas = _support_lemmas(support, lang)
     for name, (value, _) in ctx.part_tokens.items():
         for f in numbers.figures(value, lang):
             if not _figure_backed(value, f, known, lang) and not numbers.counts_the_piece(value, f, lang):
@@ -569,13 +588,19 @@ VALUE_NAMES = {"en": {"economic": "money (cost, savings, capital)", "productive"
 
 def value_types(body: str, language: str) -> dict[str, list[str]]:
     """Which value types (DOMAIN.md §3) a text speaks to, each with the words that say so."""
+    found: dict[str, list[str]] = {}
+    for t in text.tokens(body):
+        for kind in _value_kinds(t.text.lower(), language):
+            if t.text not in found.setdefault(kind, []):
+                found[kind].append(t.text)
+    return {k: found[k] for k in ("economic", "productive", "symbolic", "emotional") if k in found}
+
+
+@lru_cache(maxsize=100_000)
+def _value_kinds(word: str, language: str) -> tuple[str, ...]:
     cues = lexicon().get("value", {}).get(language, {})
-    found = {}
-    for kind, entry in cues.items():
-        words = list(dict.fromkeys(body[a:b] for a, b in matches(body, language, kind, entry)))
-        if words:
-            found[kind] = words
-    return found
+    tok = text.Token(word, 0, len(word))
+    return tuple(kind for kind, entry in cues.items() if _entry_hits(tok, language, entry))
 
 
 def value_drivers(ctx: CheckContext) -> Iterable[Finding]:

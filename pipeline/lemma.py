@@ -127,6 +127,12 @@ def _members(w: str, language: str) -> frozenset[str]:
     return frozenset(out)
 
 
+@lru_cache(maxsize=200_000)
+def _analyses(w: str) -> tuple[dict, ...]:
+    v = _get_voikko()
+    return tuple(_analyze(v, w)) if v is not None else ()
+
+
 def address_forms(words: list[str], clause_initial: list[bool]) -> list[str | None]:
     """How each word of a Finnish text addresses the reader: "2sg" (sinä), "2pl" (te) or None.
 
@@ -154,7 +160,7 @@ def address_forms(words: list[str], clause_initial: list[bool]) -> list[str | No
                 tag = "2pl"
             out.append(tag)
             continue
-        analyses = _analyze(v, w)
+        analyses = _analyses(w)
         neg = [a for a in analyses if a.get("CLASS") == "kieltosana"]
         if neg:
             person = (neg[0].get("PERSON"), neg[0].get("NUMBER"))
