@@ -337,7 +337,8 @@ def _figure_context(value: str, f: numbers.Figure, language: str) -> frozenset[s
              for x in _noun_forms(t.text, language)}
     # and the words that frame it, function words too: "by the 5th" is "by the fifth"
     prev = [t.lower for t in before if t.lower not in ("the", "a", "an")][-1:]
-    words |= {f"<{w}" for w in prev} | {f">{t.lower}" for t in after[:1]}
+    nxt = [t for t in after if t.lower not in text.FUNCTION_WORDS.get(language, ())][:1]
+    words |= {f"<{w}" for w in prev} | {f">{x}" for t in nxt for x in _noun_forms(t.text, language)}
     return frozenset(words)
 
 
@@ -455,10 +456,14 @@ def _clause_initial(value: str, toks: Sequence[text.Token]) -> list[bool]:
 
 def _persons(ctx: CheckContext) -> dict[str, list[text.Token]]:
     """The reader's address in the draft, part by part: "2" (any you), "2sg", "2pl", and "1pl"
-    (we). The channel's own call to action is left out: it is the channel's fixed wording."""
+    (we). The channel's own call to action is left out, and so is a button (the part
+    ``call_to_action``): a Finnish button speaks in the singular imperative ("Varaa", "Laske
+    säästösi") whatever the text's address, and the channel fixes its wording."""
     out: dict[str, list[text.Token]] = {"2sg": [], "2pl": [], "2": [], "1pl": []}
     cta = ctx.channel.call_to_action.get(ctx.language) if ctx.channel else None
     for name, (value, toks) in ctx.part_tokens.items():
+        if name == "call_to_action" and ctx.language == "fi":
+            continue
         fixed = [span for span in text.find_term_in(toks, cta, ctx.language)] if cta else []
         toks = [t for t in toks if not any(a <= t.start < b for a, b in fixed)]
         if ctx.language == "en":
