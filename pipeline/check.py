@@ -203,8 +203,9 @@ def core_concepts(ctx: CheckContext) -> Iterable[Finding]:
 
 def borrowed_voice(ctx: CheckContext) -> Iterable[Finding]:
     """Another segment's own terms in this segment's piece, unless the words are shared:
-    in this segment's definition or the core statement."""
-    if ctx.segment is None:
+    in this segment's definition or the core statement. A "not for you" piece may name whom the
+    offer is for in their own words: that is its job."""
+    if ctx.segment is None or ctx.kind == "not_for_you" or ctx.segment.role == "outside_target":
         return
     seg = ctx.segment
     own = set(seg.vocabulary.use)
