@@ -469,14 +469,16 @@ def _print_summary(results: dict, out_dir: Path) -> None:
 @click.argument("files", nargs=-1, required=True)
 @click.option("--step", type=click.IntRange(1, 5), help="The target step: gives a pass/fail verdict and findings.")
 @click.option("--segment", help="Check against this segment's vocabulary, tone, role and the core statement "
-              "(needs a workspace).")
+              "(needs a workspace). A segment outside the target is checked as a 'not for you' piece.")
+@click.option("--channel", help="Check as a piece for this channel: its parts and limits, its call to action "
+              "and its figures (needs a workspace). A FILE holding a JSON object of parts gives the parts.")
 @click.option("--language", type=click.Choice(["en", "fi", "auto"]), default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input, one per line.")
 @click.option("--judge-model", help="Also judge the ladder step with this model. [env: LADDER_JUDGE_MODEL]")
 @click.option("--base-url", callback=_url, help="The judge's OpenAI-compatible endpoint. [env: LADDER_BASE_URL] "
               "Default: the embedded model.")
 @WORKSPACE
-def check_cmd(files, step, segment, language, as_json, judge_model, base_url, workspace: Path) -> None:
+def check_cmd(files, step, segment, channel, language, as_json, judge_model, base_url, workspace: Path) -> None:
     """Read any text's value-ladder step, with evidence; with --step, judge it (FILE... or - for stdin).
 
     Exit 0 when every input passes, 1 when any fails, 2 on bad input."""
@@ -485,8 +487,8 @@ def check_cmd(files, step, segment, language, as_json, judge_model, base_url, wo
     from .load import default_ladder
     from .models import ModelSettings
 
-    seg, ws = None, None
-    if segment or (judge_model and (workspace / "ladder.yaml").is_file()):
+    seg, ws, chan = None, None, None
+    if segment or channel or (judge_model and (workspace / "ladder.yaml").is_file()):
         ws, problems = load_workspace(workspace)
         if ws is None:
             raise InvalidWorkspace(problems)
@@ -495,6 +497,11 @@ def check_cmd(files, step, segment, language, as_json, judge_model, base_url, wo
         if seg is None:
             raise InvalidWorkspace([Problem("--segment", None, "", f"unknown segment '{segment}' (known: "
                                             f"{', '.join(s.id for s in ws.segments)})")])
+    if channel:
+        chan = next((c for c in ws.channels if c.id == channel), None)
+        if chan is None:
+            raise InvalidWorkspace([Problem("--channel", None, "", f"unknown channel '{channel}' (known: "
+                                            f"{', '.join(c.id for c in ws.channels)})")])
     texts, problems = [], []
     for name in files:
         shown = "<stdin>" if name == "-" else name
@@ -527,11 +534,11 @@ def check_cmd(files, step, segment, language, as_json, judge_model, base_url, wo
         failed = False
         for name, body in texts:
             failed |= _check_one(name, body, step, seg, ws, language, as_json, judge_chat,
-                                 ws.ladder if ws else default_ladder(), workspace)
+                                 ws.ladder if ws else default_ladder(), workspace, chan)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
-def _check_one(name, body, step, seg, ws, language, as_json, judge_chat, ladder, root) -> bool:
+def _check_one(name, body, step, seg, ws, language, as_json, judge_chat, ladder, root, chan=None) -> bool:
     """Check one text and print its lines; True when it fails its target step."""
     from .check import CheckContext, evaluate
     from .classify import STEP_KEYS
@@ -541,8 +548,25 @@ def _check_one(name, body, step, seg, ws, language, as_json, judge_chat, ladder,
     lang = language
     if lang == "auto":
         lang = seg.language if seg else (detect_language(body)[0] or "en")
-    ctx = CheckContext(language=lang, step=step, parts={"text": body}, segment=seg,
-                       core=ws.core if ws and seg else None, others=ws.segments if ws and seg else [])
+    parts = {"text": body}
+    if chan is not None:  # a JSON object of the channel's parts, or the whole text as its one part
+        try:
+            loaded = json.loads(body)
+        except ValueError:
+            loaded = None
+        if isinstance(loaded, dict) and all(isinstance(v, str) for v in loaded.values()):
+            parts = loaded
+            body = "\n\n".join(parts.get(p.name, "") for p in chan.parts if parts.get(p.name))
+        else:  # plain text is the channel's main part; the other parts are not asked for
+            main = max(chan.parts, key=lambda p: (p.max_words or 0, p.max_chars or 0))
+            parts = {main.name: body}
+            chan = chan.model_copy(update={"parts": [main]})
+    kind = "not_for_you" if seg is not None and seg.role == "outside_target" else "ladder"
+    if kind == "not_for_you" and step:
+        step = 1
+    ctx = CheckContext(language=lang, step=step, parts=parts, kind=kind, segment=seg, channel=chan,
+                       core=ws.core if ws and (seg or chan) else None, others=ws.segments if ws and seg else [],
+                       policy=dict(ws.config.checks) if ws else {})
     result = evaluate(ctx) if step else None
     verdict = judge(judge_chat, root, body, lang, ladder, step) if judge_chat else None
     if result is not None and verdict is not None:

@@ -103,6 +103,104 @@ def _voikko_lemmas(v, w: str, heads: bool) -> frozenset[str]:
     return frozenset(out)
 
 
+def members(word: str, language: str) -> frozenset[str]:
+    """The base forms of a compound's parts, the whole word's included: "kuukausihinnasta" →
+    kuukausihinta, kuu, kausi, hinta; "price-match" → price-match, price, match. For rules that
+    look for a word inside compounds (a price word in a piece that must not sell)."""
+    return _members(word.lower(), language)
+
+
+@lru_cache(maxsize=200_000)
+def _members(w: str, language: str) -> frozenset[str]:
+    out = set(lemmas(w, language, heads=True))
+    if "-" in w:
+        for part in w.split("-"):
+            if part:
+                out |= lemmas(part, language, heads=True)
+    if language == "fi":
+        v = _get_voikko()
+        if v is not None:
+            for analysis in _analyze(v, w):
+                for m, b in _WORDBASE.findall(analysis.get("WORDBASES", "")):
+                    if b and not b.startswith("+"):
+                        out.add(b.lower())
+    return frozenset(out)
+
+
+@lru_cache(maxsize=200_000)
+def _analyses(w: str) -> tuple[dict, ...]:
+    v = _get_voikko()
+    return tuple(_analyze(v, w)) if v is not None else ()
+
+
+def address_forms(words: list[str], clause_initial: list[bool]) -> list[str | None]:
+    """How each word of a Finnish text addresses the reader: "2sg" (sinä), "2pl" (te) or None.
+
+    Decided from what the forms are, not from a tag any analysis offers:
+    - a negative verb is address only as "et"/"älä" (2sg) or "ette"/"älkää" (2pl); "en", "ei",
+      "emme", "eivät" are not, and the verb after any negative verb is its connegative
+      ("ei nouse"), never an imperative;
+    - a form that is both an imperative and something else (*käy*: goes / go!; *varaa*: books /
+      book!) is an imperative only where it opens a clause;
+    - a possessive suffix or a personal verb ending counts only when every analysis agrees
+      (*vuosi* is a year, not a stream of yours);
+    - third person and passive are never address.
+    """
+    v = _get_voikko()
+    out: list[str | None] = []
+    negated = 0  # words since a non-address negative verb, within its clause
+    for word, initial in zip(words, clause_initial):
+        if initial:
+            negated = 0
+        w = word.lower()
+        tag = None
+        if v is None:
+            tag = next((t for t, forms in _FI_PRONOUNS.items() if w in forms and t != "1pl"), None)
+            if tag is None and len(w) > 5 and w.endswith(("tte", "ttä", "kaa", "kää")):
+                tag = "2pl"
+            out.append(tag)
+            continue
+        analyses = _analyses(w)
+        neg = [a for a in analyses if a.get("CLASS") == "kieltosana"]
+        if neg:
+            person = (neg[0].get("PERSON"), neg[0].get("NUMBER"))
+            tag = {("2", "singular"): "2sg", ("2", "plural"): "2pl"}.get(person)
+            negated = 0 if tag else 3
+            out.append(tag)
+            continue
+        if negated:
+            negated -= 1
+        verbs = [a for a in analyses if a.get("CLASS") == "teonsana"]
+        pron = [a for a in analyses if a.get("CLASS") == "asemosana"]
+        poss = {a.get("POSSESSIVE") for a in analyses}
+        persons = {_PERSON.get((a.get("PERSON"), a.get("NUMBER"))) for a in verbs}
+        if pron and any(a.get("BASEFORM") in ("sinä", "te") for a in pron):
+            tag = "2sg" if any(a.get("BASEFORM") == "sinä" for a in pron) else "2pl"
+        elif len(poss) == 1 and (p := next(iter(poss))) in ("2s", "2p"):
+            tag = "2sg" if p == "2s" else "2pl"
+        elif verbs and persons == {"2sg"} and all(a.get("MOOD") == "indicative" for a in verbs):
+            tag = "2sg"  # voit, säästät: a noun reading (voit, "butters") does not make it less address
+        elif verbs and persons <= {"2sg"} and None not in persons and len(verbs) == len(analyses):
+            imperative_only = all(a.get("MOOD") == "imperative" for a in verbs)
+            if not imperative_only:
+                tag = "2sg"  # säästät, voit
+            elif not negated and (initial or all(a.get("NEGATIVE") != "both" for a in verbs)):
+                tag = "2sg"  # an imperative that opens its clause: Laske, Katso
+            elif not negated and len(analyses) == len(verbs) and initial is not False and initial:
+                tag = "2sg"
+        elif verbs and persons == {"2pl"} and len(verbs) == len(analyses):
+            tag = "2pl"  # säästätte, varatkaa
+        elif initial and not negated and verbs and any(
+                a.get("MOOD") == "imperative" and a.get("PERSON") == "2" for a in verbs):
+            tag = "2sg"  # Käy, Soita: an imperative reading where a clause opens
+        elif initial and not negated and any(
+                a.get("MOOD") == "indicative" and a.get("PERSON") == "3" and a.get("NUMBER") == "singular"
+                and a.get("NEGATIVE") == "both" for a in verbs):
+            tag = "2sg"  # Varaa, Tilaa: the -ata verbs' imperative is spelt as their third person
+        out.append(tag)
+    return out
+
+
 # --- Finnish fallback: strip the commonest case, number and possessive endings ------------
 
 _FI_SUFFIXES = sorted(

@@ -236,12 +236,23 @@ class ModelSettings(Strict):
         return value
 
 
+RuleName = Literal[
+    "parts.required", "parts.limit", "parts.placeholder", "vocabulary.avoid", "vocabulary.own",
+    "vocabulary.borrowed", "core.concepts", "claims.unsupported", "tone.address", "tone.sentence_length",
+    "tone.hype", "role.sells", "role.customer_only", "role.prospect", "call_to_action", "language",
+    "value.drivers", "ladder.step",
+]
+RuleLevel = Literal["error", "warning", "suggestion", "off"]
+
+
 class CampaignConfig(Strict):
     campaign: Id
     name: str = ""
     revise_rounds: int = Field(default=2, ge=0, le=10)
     model: ModelSettings = ModelSettings()
     ladder: list[LadderOverride] = []
+    checks: dict[RuleName, RuleLevel] = Field(
+        default={}, description="Each check rule's level (error, warning, suggestion or off), over the defaults.")
 
 
 # --- between stages -------------------------------------------------------------------------

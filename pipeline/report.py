@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from . import text
+from .check import value_types
 from .models import Workspace
 from .review import Decision
 from .runs import Draft, Run
@@ -81,6 +82,9 @@ def cells(run: Run, ws: Workspace | None, decisions: dict[str, Decision]) -> dic
             "decision": decisions.get(d.id),
             "verdict": d.status,
             "not_personalised": (d.job.channel, d.job.segment) in flagged,
+            # the value types (DOMAIN.md §3) the piece speaks to, against the segment's drivers
+            "value_types": value_types(d.text, d.job.language) if d.text else {},
+            "drivers": list(seg.value_drivers) if seg else [],
         })
     return by_channel
 

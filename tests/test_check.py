@@ -29,7 +29,9 @@ EN_OK = {"headline": "Close the month by the 5th",  # cfo: target step 3, releva
          "subheadline": "Is your month-end close late again? See cash flow and an audit trail by the 5th.",
          "call_to_action": "Book a call"}
 FI_OK = {"headline": "Kirjanpito valmiina",  # yrittajat: target step 5, delivery
-         "subheadline": "Kiitos, yrittäjä: kirjanpitosi on valmis ja tilitoimisto piti lupauksensa.",
+         # since issue 12 a missing core concept is an error and a promise must trace to one of the
+         # core's: the draft carries "valmiina viidenteen mennessä" and promises nothing the core does not
+         "subheadline": "Kiitos, yrittäjä: kirjanpitosi oli taas valmiina viidenteen mennessä, ja tilitoimisto hoiti sen.",
          "call_to_action": "Varaa aika"}
 
 

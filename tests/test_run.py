@@ -12,7 +12,9 @@ from conftest import REPO, SECRET, run_dirs
 from openai_server import ScriptedOpenAI, fill
 
 EN = "Is your month-end close late again? See cash flow and an audit trail by the 5th."  # step 3 for cfo
-FI = "Kiitos, yrittäjä: kirjanpitosi on valmis ja tilitoimisto piti lupauksensa."  # step 5 for yrittajat
+# step 5 for yrittajat; since issue 12 it carries the core concept ("valmiina viidenteen mennessä", a
+# missing concept is an error) and promises nothing the core does not ("piti lupauksensa" was one)
+FI = "Kiitos, yrittäjä: kirjanpitosi oli taas valmiina viidenteen mennessä, ja tilitoimisto hoiti sen."
 
 
 def good(body: dict) -> dict:
