@@ -466,7 +466,7 @@ def _print_summary(results: dict, out_dir: Path) -> None:
 
 
 @main.command("check")
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1, required=True, metavar="FILE... | RUN")
 @click.option("--step", type=click.IntRange(1, 5), help="The target step: gives a pass/fail verdict and findings.")
 @click.option("--segment", help="Check against this segment's vocabulary, tone, role and the core statement "
               "(needs a workspace). A segment outside the target is checked as a 'not for you' piece.")
@@ -481,11 +481,17 @@ def _print_summary(results: dict, out_dir: Path) -> None:
 def check_cmd(files, step, segment, channel, language, as_json, judge_model, base_url, workspace: Path) -> None:
     """Read any text's value-ladder step, with evidence; with --step, judge it (FILE... or - for stdin).
 
+    RUN (a run id, latest or latest~N of the workspace) re-checks every draft of that run in its
+    job's whole context, with today's rules and levels, and shows what changed.
+
     Exit 0 when every input passes, 1 when any fails, 2 on bad input."""
     from contextlib import nullcontext
 
     from .load import default_ladder
     from .models import ModelSettings
+
+    if len(files) == 1 and _run_ref(files[0], workspace):
+        _recheck_run(files[0], workspace, as_json)
 
     seg, ws, chan = None, None, None
     if segment or channel or (judge_model and (workspace / "ladder.yaml").is_file()):
@@ -536,6 +542,49 @@ def check_cmd(files, step, segment, channel, language, as_json, judge_model, bas
             failed |= _check_one(name, body, step, seg, ws, language, as_json, judge_chat,
                                  ws.ladder if ws else default_ladder(), workspace, chan)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _run_ref(arg: str, workspace: Path) -> bool:
+    """Whether ``check``'s one argument names a run of the workspace rather than a file."""
+    from .runs import plain_id, run_ids
+
+    if arg == "-" or Path(arg).exists():
+        return False
+    ids = run_ids(workspace / "outputs")
+    return bool(ids) and (arg == "latest" or (arg.startswith("latest~") and arg[7:].isdigit())
+                          or (plain_id(arg) and arg in ids))
+
+
+def _recheck_run(ref: str, workspace: Path, as_json: bool) -> None:
+    from .runs import load_run, recheck
+
+    ws, _, _ = _load(workspace)
+    run = load_run(workspace / "outputs", ref)
+    rows = recheck(ws, run)
+    for r in rows:
+        d, new = r.draft, r.result
+        if as_json:
+            click.echo(json.dumps({"id": d.id, "run_id": run.id, "was": {"passed": d.passed, "score": d.score},
+                                   "now": None if new is None else {
+                                       "passed": new.passed, "score": new.score, "findings": [
+                                           f.model_dump(exclude_none=True) for f in new.findings]},
+                                   "changed": r.changed, "note": r.note}, ensure_ascii=False))
+            continue
+        if new is None:
+            click.echo(f"{d.id}: not checked: {r.note}")
+            continue
+        was = f"{'passed' if d.passed else 'failed'} {_dash(d.score)}"
+        now = f"{'passed' if new.passed else 'failed'} {new.score}"
+        click.echo(f"{d.id}: {was} → {now}" + ("" if r.changed else " (unchanged)"))
+        for f in new.findings:
+            if f.level == "error":
+                click.echo(f"  {f.rule} {f.message}")
+    checked = [r for r in rows if r.result is not None]
+    failing = sum(not r.result.passed for r in checked)
+    if not as_json:
+        click.echo(f"\n{len(checked)} drafts of run {run.id} re-checked: {len(checked) - failing} pass, "
+                   f"{failing} fail, {sum(r.changed for r in rows)} changed")
+    sys.exit(EXIT_FAILED if failing else EXIT_OK)
 
 
 def _check_one(name, body, step, seg, ws, language, as_json, judge_chat, ladder, root, chan=None) -> bool:

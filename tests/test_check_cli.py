@@ -52,3 +52,33 @@ def test_stdin_and_bad_input(cli):
     assert missing.exit_code == 2 and "no-such-file.txt: cannot read" in missing.stderr
     unknown = cli("check", "--segment", "nobody", "-", input="x")
     assert unknown.exit_code == 2
+
+
+def test_check_run_rechecks_every_draft_in_its_jobs_context_and_shows_what_changed(workspace, cli):
+    """After changing the levels (or the rules), `ladder check RUN` shows what that does to the
+    drafts a run already made, each checked with its segment, channel and core statement."""
+    from openai_server import ScriptedOpenAI
+    from test_run import good
+
+    with ScriptedOpenAI(good) as server:
+        ran = cli("run", "-w", str(workspace), "--base-url", server.base_url, "--segment", "cfo")
+    assert ran.exit_code == 0, ran.stderr
+    same = cli("check", "latest", "-w", str(workspace), "--json")
+    rows = [json.loads(line) for line in same.stdout.splitlines()]
+    assert same.exit_code == 0 and len(rows) == 2
+    assert all(r["now"]["passed"] and not r["changed"] for r in rows)  # same rules: the recorded verdicts
+    assert all(f["rule"] == "value.drivers" and f["level"] == "warning" for r in rows for f in r["now"]["findings"])
+    ladder_yaml = workspace / "ladder.yaml"  # the workspace makes that rule an error
+    ladder_yaml.write_text(ladder_yaml.read_text() + "checks:\n  value.drivers: error\n")
+    stricter = cli("check", "latest", "-w", str(workspace))
+    assert stricter.exit_code == 1, stricter.stderr
+    lines = stricter.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines if "→" in line] == ["testcamp.cfo.email", "testcamp.cfo.landing_hero"]
+    assert all("passed 90 → failed " in line for line in lines if "→" in line)
+    assert sum(line.startswith("  value.drivers ") for line in lines) == 2
+    assert lines[-1].endswith("re-checked: 0 pass, 2 fail, 2 changed")
+
+
+def test_check_of_an_unknown_run_or_file_is_bad_input(workspace, cli):
+    result = cli("check", "latest", "-w", str(workspace))
+    assert result.exit_code == 2 and "latest: cannot read" in result.stderr
