@@ -20,8 +20,10 @@ table size), so the model file holds no words of the texts it was learned from.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
+import threading
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -148,20 +150,30 @@ def features(body: str, language: str, cfg: FeatureConfig, rules=None) -> dict[s
 
 _wordllama = None
 _wordllama_error: str | None = None
+_wordllama_lock = threading.Lock()
 
 
 def embedding(body: str):
     """WordLlama's 256-dimensional sentence vector (L2-normalised), or None without wordllama.
     It loads offline from the weights inside its own wheel (``cache_dir`` = the package folder)."""
     global _wordllama, _wordllama_error
-    if _wordllama is None and _wordllama_error is None:
-        try:
-            import wordllama
-            from wordllama import WordLlama
+    with _wordllama_lock:
+        if _wordllama is None and _wordllama_error is None:
+            root = logging.getLogger()
+            handlers, level = list(root.handlers), root.level
+            try:
+                import wordllama
+                from wordllama import WordLlama
 
-            _wordllama = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
-        except Exception as e:  # not installed, or its weights missing
-            _wordllama_error = f"{type(e).__name__}: {e}"
+                _wordllama = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+            except Exception as e:  # not installed, or its weights missing
+                _wordllama_error = f"{type(e).__name__}: {e}"
+            finally:  # wordllama calls logging.basicConfig(level=INFO) on import: every HTTP request
+                # of the run would be logged on stderr. Configuring logging is the application's call.
+                for handler in root.handlers[:]:
+                    if handler not in handlers:
+                        root.removeHandler(handler)
+                root.setLevel(level)
     if _wordllama is None:
         return None
     vec = _wordllama.embed([body])[0]

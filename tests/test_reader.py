@@ -120,3 +120,16 @@ def test_the_judge_benchmark_runs_against_a_scripted_server(tmp_path):
     assert figures["judge"]["en"]["exact"] == 1.0 and figures["judge"]["fi"]["exact"] == 0.0
     assert {"keyword", "rules"} <= set(figures)
     assert "== LLM judge (judge-1)" in run.stdout
+
+
+def test_reading_leaves_the_applications_logging_alone():
+    """wordllama configures the root logger at import (INFO on stderr): every HTTP request of a
+    run would be printed. The reader undoes that."""
+    import logging
+    import subprocess
+    import sys
+
+    code = ("import logging; from pipeline import reader; reader.embedding('Warm homes all winter.'); "
+            "root = logging.getLogger(); print(len(root.handlers), root.level)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", str(logging.WARNING)]
