@@ -127,7 +127,7 @@ class Store:
     (``ladder logs``) never blocks a run."""
 
     def __init__(self, path: Path):
-        from .write import CannotWrite, writing
+        from pipeline.runs.writer import CannotWrite, writing
 
         with writing(path):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +149,7 @@ class Store:
                 raise CannotWrite(path, OSError(errno.ENOSPC if "full" in str(e) else errno.EACCES, str(e))) from e
             wrong = str(e)  # garbage, or another program's SQLite file
         if wrong:
-            from .load import InvalidWorkspace, Problem
+            from pipeline.workspace.load import InvalidWorkspace, Problem
 
             if self.db is not None:
                 self.db.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline import lemma
+from pipeline.lang import lemma
 from pipeline.cli import main
 
 REPO = Path(__file__).resolve().parent.parent

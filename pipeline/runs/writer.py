@@ -1,0 +1,332 @@
+"""Stage 7, write: outputs/<run-id>/ with a file per draft, manifest.json and run_results.json.
+
+The manifest says what was planned (inputs' hashes, model and parameters, prompt and template
+hashes, jobs); run_results says what happened per job. Both carry a schema version and are
+written atomically; run_results is rewritten after every job, so an interrupted run still
+leaves a complete, readable file with the unfinished jobs marked.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline import __version__
+from pipeline.lang import lemma
+from pipeline.workspace import templating
+from pipeline.workspace.models import Job, JobResult, Plan, Usage, Workspace
+
+SCHEMA_VERSION = 1
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable by time, unique without coordination: 20261123T143100Z-3fa9c1."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+class CannotWrite(Exception):
+    """A file or folder that cannot be written: exit 2 when the path is at fault (a file where a
+    folder should be, no permission), 3 when the disk is (full, failing)."""
+
+    def __init__(self, path: Path, error: OSError):
+        self.path, self.error = path, error
+        reason = error.strerror or str(error)
+        if isinstance(error, FileExistsError | NotADirectoryError):  # a file where a folder should be
+            path = Path(path)
+            blocker = next((p for p in [*reversed(path.parents), path] if p.is_file()), None)
+            reason = f"{blocker} is a file, not a folder" if blocker else reason
+        super().__init__(f"cannot write {path}: {reason}")
+
+    @property
+    def disk_at_fault(self) -> bool:
+        return self.error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO)
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn an OSError while writing ``path`` into CannotWrite, which names it."""
+    try:
+        yield
+    except OSError as e:
+        raise CannotWrite(path, e) from e
+
+
+def atomic_write(path: Path, data: str, sync: bool = True) -> None:
+    """Write to a temp file, then rename: readers see the old file or the new one, never half.
+    ``sync`` also survives a power cut; per-job files skip it (a killed process is covered by
+    the rename alone, and a resumed run rewrites what a power cut lost)."""
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            follow_umask(fd)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(data)
+                if sync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where the OS can (Linux: /proc), else by
+    the os.umask round trip, under a lock so two threads cannot interleave theirs."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def follow_umask(target: int | str | Path, directory: bool = False) -> None:
+    """Give a file (an fd or a path) that mkstemp/mkdtemp made 0600/0700 the mode a plain
+    ``open``/``mkdir`` would have: 0666/0777 less the umask."""
+    mode = (0o777 if directory else 0o666) & ~umask()
+    if isinstance(target, int):
+        if hasattr(os, "fchmod"):  # not on Windows, where modes are moot
+            os.fchmod(target, mode)
+    else:
+        os.chmod(target, mode)
+
+
+class Busy(Exception):
+    """Another ladder process holds the workspace's lock (exit code 3)."""
+
+
+@contextmanager
+def workspace_lock(runs_dir: Path, what: str) -> Iterator[None]:
+    """One writer per workspace: a second run (say, cron firing while the last one still runs)
+    stops at once with Busy instead of interleaving its files with the first's. An OS file lock,
+    released by the kernel however the holder dies, so a crash leaves no stale lock."""
+    with writing(runs_dir):
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        f = open(runs_dir / ".ladder.lock", "a+", encoding="utf-8")
+    try:
+        _lock(f)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise Busy(f"{runs_dir} is in use: {holder}; try again when it ends") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"`ladder {what}` (pid {os.getpid()}) since {datetime.now(UTC).isoformat(timespec='seconds')}\n")
+    f.flush()
+    try:
+        yield
+    finally:
+        f.truncate(0)
+        f.close()  # closing releases the lock
+
+
+def _lock(f) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def template_hashes(ws: Workspace, plan: Plan) -> dict[str, dict[str, str]]:
+    prompts, layouts = templating.prompt_env(ws.root), templating.layout_env(ws.root)
+    used_prompts = sorted({f"{j.language}/{p}" for j in plan.jobs for p in templating.PROMPTS})
+    used_layouts = sorted({ws.channel(j.channel).template for j in plan.jobs})
+    return {
+        "prompts": {n: _sha(templating.source_of(prompts, n)[0]) for n in used_prompts},
+        "templates": {n: _sha(templating.source_of(layouts, n)[0]) for n in used_layouts},
+    }
+
+
+def job_inputs_hash(ws: Workspace, job: Job) -> str:
+    """What a job's draft depends on: its segment, channel, the core statement, its ladder step,
+    the campaign settings, and the prompts and layout it renders. A reviewer's approval holds
+    while this is unchanged."""
+    prompts, layouts = templating.prompt_env(ws.root), templating.layout_env(ws.root)
+    channel = ws.channel(job.channel)
+    data = {
+        "job": job.model_dump(),
+        "segment": ws.segment(job.segment).model_dump(mode="json"),
+        "channel": channel.model_dump(mode="json"),
+        "core": ws.core.model_dump(mode="json"),
+        "step": ws.ladder[job.step].model_dump(mode="json"),
+        "revise_rounds": ws.config.revise_rounds,
+        "prompts": [templating.source_of(prompts, f"{job.language}/{p}")[0] for p in templating.PROMPTS],
+        "layout": templating.source_of(layouts, channel.template)[0],
+    }
+    return _sha(json.dumps(data, sort_keys=True, ensure_ascii=False))
+
+
+def manifest(ws: Workspace, plan: Plan, run_id: str, model: dict[str, Any], arguments: dict[str, Any]) -> dict:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "ladder_version": __version__,
+        "run_id": run_id,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "campaign": ws.config.campaign,
+        "arguments": arguments,
+        "model": model,
+        "revise_rounds": ws.config.revise_rounds,
+        "inputs": ws.input_hashes,
+        **template_hashes(ws, plan),
+        "ladder": _sha(ws.ladder.model_dump_json()),
+        "lemmatizers": {lang: lemma.backend(lang) for lang in sorted({s.language for s in ws.segments})},
+        "jobs": [j.model_dump() for j in plan.jobs],
+        "skipped": [s.model_dump() for s in plan.skipped],
+    }
+
+
+def summarise(results: list[JobResult], seconds: float) -> dict[str, Any]:
+    usage = [r.usage for r in results]
+    return {
+        "jobs": len(results),
+        "passed": sum(r.status == "passed" for r in results),
+        "failed": sum(r.status == "failed" for r in results),
+        "errors": sum(r.status == "error" for r in results),
+        "skipped": sum(r.status == "skipped" for r in results),
+        "not_run": sum(r.status in ("pending", "interrupted") for r in results),
+        "revised": sum(len(r.attempts) > 1 for r in results),
+        "model_calls": sum(a.model_calls for r in results for a in r.attempts),
+        "prompt_tokens": sum(u.prompt_tokens for u in usage),
+        "completion_tokens": sum(u.completion_tokens for u in usage),
+        "cost_usd": _total_cost(usage),
+        "seconds": round(seconds, 2),
+    }
+
+
+def _total_cost(usage: list[Usage]) -> float | None:
+    """USD, rounded to a millionth; None when a model without a price was used."""
+    costs = [u.cost_usd for u in usage]
+    return None if None in costs else round(sum(costs), 6)
+
+
+class RunWriter:
+    """Writes a run's files as jobs finish. run_results.json is rewritten at most every
+    ``interval`` seconds while running (the per-job files are the record of what finished;
+    a resumed run reads them) and always at the end."""
+
+    def __init__(self, out_dir: Path, run_id: str, manifest_data: dict | None, plan: Plan, interval: float = 1.0):
+        self.dir = out_dir
+        self.run_id = run_id
+        self.started_at = datetime.now(UTC)
+        self.interval, self.last_write = interval, 0.0
+        self.results: dict[str, JobResult] = {j.id: JobResult(job=j, status="pending") for j in plan.jobs}
+        if manifest_data is not None:  # a resumed run keeps its manifest
+            atomic_write(self.dir / "manifest.json", _dump(manifest_data))
+        self.write_results("running")
+
+    def restore(self, result: JobResult) -> None:
+        """A job a resumed run finished before."""
+        self.results[result.job.id] = result
+
+    def job_done(self, result: JobResult, rendered: str | None, suffix: str) -> None:
+        """Write a finished job's files; only once they are written does run_results count it."""
+        job = result.job
+        base = self.dir / job.segment / job.channel
+        if rendered is not None:
+            result.output = f"{job.segment}/{job.channel}{suffix}"
+            result.content_hash = _sha(rendered)
+            with writing(base.with_suffix(suffix)):
+                atomic_write(base.with_suffix(suffix), rendered, sync=False)
+        with writing(base.with_suffix(".json")):
+            atomic_write(base.with_suffix(".json"), _dump(self._job_record(result)), sync=False)
+        self.results[job.id] = result
+        if time.monotonic() - self.last_write >= self.interval:
+            self.write_results("running")
+
+    @staticmethod
+    def _job_record(r: JobResult) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "job": r.job.model_dump(),
+            "status": r.status,
+            "note": r.note,
+            "inputs_hash": r.inputs_hash,
+            "output": r.output,
+            "content_hash": r.content_hash,
+            "chosen_attempt": r.chosen,
+            "attempts": [a.model_dump() for a in r.attempts],
+        }
+
+    def write_results(self, status: str) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        results = list(self.results.values())
+        data = {
+            "schema_version": SCHEMA_VERSION,
+            "ladder_version": __version__,
+            "run_id": self.run_id,
+            "status": status,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "updated_at": now.isoformat(timespec="seconds"),
+            "summary": summarise(results, (now - self.started_at).total_seconds()),
+            "results": [
+                {
+                    "job_id": r.job.id,
+                    "segment": r.job.segment,
+                    "channel": r.job.channel,
+                    "language": r.job.language,
+                    "step": r.job.step,
+                    "kind": r.job.kind,
+                    "status": r.status,
+                    "note": r.note,
+                    "inputs_hash": r.inputs_hash,
+                    "output": r.output,
+                    "content_hash": r.content_hash,
+                    "primary_step": r.best.check.primary_step if r.best and r.best.check else None,
+                    "chosen_attempt": r.chosen,
+                    "attempts": len(r.attempts),
+                    "score": r.best.check.score if r.best and r.best.check else None,
+                    "findings": [f.model_dump(exclude_none=True) for f in (r.best.check.findings if r.best and r.best.check else [])],
+                    "errors": [a.error for a in r.attempts if a.error],
+                    "usage": r.usage.model_dump(),
+                    "model_calls": sum(a.model_calls for a in r.attempts),
+                    "seconds": round(r.seconds, 3),
+                }
+                for r in results
+            ],
+        }
+        atomic_write(self.dir / "run_results.json", _dump(data))
+        self.last_write = time.monotonic()
+        return data
+
+    def finish(self, interrupted: bool = False, reason: str = "interrupted") -> dict[str, Any]:
+        """The final results; an interrupted run marks each unfinished job with why it did not run."""
+        if interrupted:
+            for job_id, r in self.results.items():
+                if r.status == "pending":
+                    self.results[job_id] = r.model_copy(update={"status": "interrupted", "note": f"not run: {reason}"})
+        return self.write_results("interrupted" if interrupted else "complete")
