@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.stages.draft import max_tokens, messages, parts_model  # noqa: E402
 from pipeline.model.chat import Chat, embedded_server, request_params, resolve_config, schema_of, shipped_gguf  # noqa: E402
-from pipeline.workspace.load import example_dir, load_workspace  # noqa: E402
+from pipeline.files import example_dir
+from pipeline.workspace.load import load_workspace  # noqa: E402
 from pipeline.stages.plan import plan  # noqa: E402
 
 

@@ -34,7 +34,8 @@ from gate_drafts import GOOD, LANDLORDS  # noqa: E402
 
 from pipeline.lang import text  # noqa: E402
 from pipeline.stages.check import _present, check  # noqa: E402
-from pipeline.workspace.load import example_dir, load_workspace  # noqa: E402
+from pipeline.files import example_dir
+from pipeline.workspace.load import load_workspace  # noqa: E402
 from pipeline.workspace.models import Attempt  # noqa: E402
 from pipeline.stages.plan import plan  # noqa: E402
 from pipeline.stages.revise import fix, lost_elements  # noqa: E402

@@ -40,7 +40,8 @@ import openai  # noqa: E402
 
 from pipeline.stages.draft import messages, parts_model  # noqa: E402
 from pipeline.model.chat import Chat, resolve_config  # noqa: E402
-from pipeline.workspace.load import example_dir, load_workspace  # noqa: E402
+from pipeline.files import example_dir
+from pipeline.workspace.load import load_workspace  # noqa: E402
 from pipeline.workspace.models import ModelSettings  # noqa: E402
 from pipeline.stages.plan import plan  # noqa: E402
 from pipeline.store import Store  # noqa: E402

@@ -127,7 +127,8 @@ class Store:
     (``ladder logs``) never blocks a run."""
 
     def __init__(self, path: Path):
-        from pipeline.runs.writer import CannotWrite, writing
+        from pipeline.errors import CannotWrite
+        from pipeline.files import writing
 
         with writing(path):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +150,7 @@ class Store:
                 raise CannotWrite(path, OSError(errno.ENOSPC if "full" in str(e) else errno.EACCES, str(e))) from e
             wrong = str(e)  # garbage, or another program's SQLite file
         if wrong:
-            from pipeline.workspace.load import InvalidWorkspace, Problem
+            from pipeline.errors import InvalidWorkspace, Problem
 
             if self.db is not None:
                 self.db.close()

@@ -16,8 +16,11 @@ from pathlib import Path
 import click
 
 from pipeline import __version__
-from pipeline.model.chat import Chat, ModelUnavailable, embedded_server, resolve_config
-from pipeline.workspace.load import InvalidWorkspace, Problem, example_dir, load_workspace
+from pipeline.errors import ModelUnavailable
+from pipeline.model.chat import Chat, embedded_server, resolve_config
+from pipeline.errors import InvalidWorkspace, Problem
+from pipeline.files import example_dir
+from pipeline.workspace.load import load_workspace
 from pipeline.workspace.models import Plan, Workspace
 from pipeline.stages.plan import plan as make_plan
 from pipeline.runs.runner import execute, preflight
@@ -59,7 +62,7 @@ class LadderGroup(click.Group):
     """The error boundary: user mistakes become messages and exit codes, never tracebacks."""
 
     def invoke(self, ctx: click.Context):
-        from pipeline.runs.writer import Busy, CannotWrite
+        from pipeline.errors import Busy, CannotWrite
 
         try:
             return super().invoke(ctx)
@@ -280,7 +283,7 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
         from pipeline.model.chat import scrub_url
 
         arguments["base_url"] = scrub_url(arguments["base_url"])
-    from pipeline.runs.writer import workspace_lock
+    from pipeline.files import workspace_lock
 
     with workspace_lock(runs_dir, "run"):
         _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll)
@@ -645,7 +648,7 @@ def init(directory: Path, force: bool) -> None:
     if (directory / "ladder.yaml").exists() and not force:
         raise InvalidWorkspace([Problem(str(directory / "ladder.yaml"), None, "",
                                         "already a workspace (use --force to overwrite)")])
-    from pipeline.runs.writer import writing
+    from pipeline.files import writing
 
     src = example_dir()
     with writing(directory):
@@ -693,7 +696,7 @@ def _reviewed(workspace: Path, runs_dir: Path | None, run_ref: str | None):
 def report(run_ref, workspace: Path, runs_dir, html_path) -> None:
     """Write a run's self-contained HTML report: per channel, the segments' variants side by side."""
     from pipeline.review.report import report as build
-    from pipeline.runs.writer import atomic_write
+    from pipeline.files import atomic_write
 
     _, run, ws, decisions = _reviewed(workspace, runs_dir, run_ref)
     if not run.metrics and ws is not None:
@@ -716,7 +719,7 @@ def compare(run_a, run_b, workspace: Path, runs_dir, html_path, diff) -> None:
     """What changed per draft between two runs (RUN_B defaults to the latest): status, score, text."""
     from pipeline.review.report import compare as rows_of, compare_html
     from pipeline.runs.artifacts import load_run
-    from pipeline.runs.writer import atomic_write
+    from pipeline.files import atomic_write
 
     runs_dir = runs_dir or workspace / "outputs"
     a, b = load_run(runs_dir, run_a), load_run(runs_dir, run_b)
@@ -753,7 +756,7 @@ def export_cmd(run_ref, workspace: Path, runs_dir, fmt, approved_only, dest) -> 
     from pipeline.review.export import export
 
     _, run, _, decisions = _reviewed(workspace, runs_dir, run_ref)
-    from pipeline.runs.writer import writing
+    from pipeline.files import writing
 
     dest = dest or run.dir / f"export.{fmt}"
     with writing(dest):
@@ -817,7 +820,8 @@ def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -
     import os
 
     from pipeline.model.chat import scrub_url
-    from pipeline.review.publish import PublishUnavailable, publish as push
+    from pipeline.errors import PublishUnavailable
+    from pipeline.review.publish import publish as push
     from pipeline.store import Store
 
     token = None
@@ -829,7 +833,7 @@ def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -
 
     runs_dir, run, ws, decisions = _reviewed(workspace, runs_dir, run_ref)
     retries = resolve_config(ws.config.model if ws else ModelSettings(), {})  # max_retries, backoff, timeout
-    from pipeline.runs.writer import workspace_lock
+    from pipeline.files import workspace_lock
 
     try:
         with workspace_lock(runs_dir, "publish"), Store(runs_dir / "ladder.db") as store:

@@ -41,6 +41,7 @@ import openai
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from pipeline.errors import BudgetExhausted, ModelUnavailable, RequestFailed
 from pipeline.workspace.models import ModelSettings, Usage
 from pipeline.store import Store, cache_key
 from pipeline.workspace.urls import scrub_url, url_problem  # noqa: F401 (url_problem: the CLI's)
@@ -49,16 +50,6 @@ EMBEDDED_MODEL = "smollm2-135m-instruct"
 SHIPPED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 T = TypeVar("T", bound=BaseModel)
-
-
-class ModelUnavailable(Exception):
-    """The endpoint or the embedded model could not be reached or started (exit code 3)."""
-
-
-class RequestFailed(Exception):
-    """One request failed for good, after the retries (a 4xx other than auth, a 5xx or a timeout
-    that outlasted them, a body that is not a chat completion): that job's error, and the run
-    goes on with the others."""
 
 
 class InvalidReply(Exception):
@@ -359,10 +350,6 @@ class Deferred(Exception):
     def __init__(self, key: str, params: dict[str, Any]):
         super().__init__(key)
         self.key, self.params = key, params
-
-
-class BudgetExhausted(Exception):
-    """A call would pass the run's token or cost cap; the run stops asking."""
 
 
 def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:

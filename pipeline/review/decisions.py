@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
-from pipeline.workspace.load import InvalidWorkspace, Problem
+from pipeline.errors import InvalidWorkspace, Problem
 from pipeline.runs.artifacts import Draft, Run, load_run, plain_id, run_ids
 from pipeline.store import Store
 
@@ -122,8 +123,6 @@ def import_sheet(store: Store, runs_dir: Path, path: Path) -> list[Decision]:
     problem listed with its row and column."""
     import pandas as pd
 
-    from pipeline.review.export import live
-
     try:
         frame = (pd.read_excel(path, dtype=str) if path.suffix.lower() in (".xlsx", ".xlsm")
                  else pd.read_csv(path, dtype=str, keep_default_na=False))
@@ -203,3 +202,16 @@ def _column(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         letters = chr(ord("A") + rest) + letters
     return letters
+
+
+# --- sheet cells: what export writes and import reads back ----------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may read as a formula (OWASP)
+def inert(value: Any) -> Any:
+    """A sheet cell that no spreadsheet evaluates: text starting like a formula gets a leading
+    apostrophe (OWASP CSV injection); ``live`` undoes it for what is read back."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def live(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value

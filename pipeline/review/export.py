@@ -18,12 +18,11 @@ from typing import Any
 
 import yaml
 
-from pipeline.review.decisions import Decision
+from pipeline.review.decisions import Decision, inert
 from pipeline.runs.artifacts import Draft, Run
-from pipeline.runs.writer import atomic_write, follow_umask
+from pipeline.files import atomic_write, follow_umask
 
 FORMATS = ("xlsx", "csv", "md", "json", "jsonl")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may read as a formula (OWASP)
 SHEET_COLUMNS = ("id", "run_id", "segment", "channel", "language", "target_step", "primary_step", "verdict",
                  "score", "revisions", "findings", "text", "content_hash", "decision", "comment")
 
@@ -53,16 +52,6 @@ def document(run: Run, draft: Draft, decision: Decision | None, exported_at: str
     if exported_at is None:
         del doc["exported_at"]
     return doc
-
-
-def inert(value: Any) -> Any:
-    """A sheet cell that no spreadsheet evaluates: text starting like a formula gets a leading
-    apostrophe (OWASP CSV injection); ``live`` undoes it for what is read back."""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
-
-
-def live(value: str) -> str:
-    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
 
 
 def pieces(run: Run, decisions: dict[str, Decision], approved_only: bool) -> list[Draft]:

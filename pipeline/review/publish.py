@@ -27,15 +27,12 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from pipeline.errors import PublishUnavailable
 from pipeline.review.export import document, pieces
 from pipeline.model.chat import parse_retry_after, scrub_url
 from pipeline.review.decisions import Decision
 from pipeline.runs.artifacts import Run
 from pipeline.store import Store
-
-
-class PublishUnavailable(Exception):
-    """The endpoint could not be reached after the retries (exit 3); the ledger keeps what was sent."""
 
 
 class Retryable(Exception):

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from pipeline.workspace.load import InvalidWorkspace, Problem
+from pipeline.errors import InvalidWorkspace, Problem
 from pipeline.workspace.models import Attempt, Finding, Job, Usage
 
 

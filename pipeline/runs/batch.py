@@ -23,7 +23,8 @@ from typing import Any
 
 import openai
 
-from pipeline.model.chat import Chat, Deferred, ModelUnavailable
+from pipeline.errors import ModelUnavailable
+from pipeline.model.chat import Chat, Deferred
 from pipeline.workspace.models import Job, JobResult, Plan, Review, Workspace
 from pipeline.stages.render import suffix
 from pipeline.runs.runner import rendered, run_scoped

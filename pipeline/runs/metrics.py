@@ -21,7 +21,7 @@ from typing import Any
 from pipeline.lang import text
 from pipeline.workspace.models import Workspace
 from pipeline.runs.artifacts import Draft, load_run
-from pipeline.runs.writer import atomic_write
+from pipeline.files import atomic_write
 
 SIMILAR = 0.6
 

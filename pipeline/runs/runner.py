@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pipeline.stages.check import context, evaluate
 from pipeline.stages.draft import draft
 from pipeline.stages.judge import combine, judge
-from pipeline.model.chat import BudgetExhausted, Chat, RequestFailed, job_scope
+from pipeline.errors import BudgetExhausted, RequestFailed
+from pipeline.model.chat import Chat, job_scope
 from pipeline.workspace.models import Attempt, Finding, Job, JobResult, Plan, Review, Usage, Workspace, best_attempt
 from pipeline.stages.render import render, suffix
 from pipeline.stages.revise import fix, revise
@@ -166,7 +167,7 @@ def preflight(ws: Workspace, plan: Plan) -> list:
 
     from pipeline.workspace import templating
     from pipeline.stages.draft import messages
-    from pipeline.workspace.load import Problem
+    from pipeline.errors import Problem
 
     problems = set()
     for job in plan.jobs:

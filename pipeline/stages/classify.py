@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel
 
 from pipeline.lang import lemma, text
+from pipeline.stages import reader
 
 AWARENESS_FLOOR = 0.75  # below this, steps 2–5 are not being worked on
 STEP_PRIOR = 0.1  # how much more a step's evidence weighs than the step's below
@@ -131,8 +132,6 @@ def classify(body: str, language: str) -> StepReading:
     """The reading the check uses: the learned reader's probabilities and primary step
     (``reader.py``) over the signals' evidence; the rules alone where no model is shipped
     or the language has none."""
-    from pipeline.stages import reader
-
     found = hits(body, language)
     rules, raw = _classify_rules(body, language, found)
     m = reader.model()
@@ -142,6 +141,12 @@ def classify(body: str, language: str) -> StepReading:
     probs = {s: round(p[s - 1], 4) for s in STEP_KEYS}
     primary = max(STEP_KEYS, key=lambda s: (p[s - 1], s))
     return rules.model_copy(update={"primary_step": primary, "probabilities": probs, "reader": "learned"})
+
+
+def rules_reading(body: str, language: str) -> tuple[StepReading, dict[int, float], list[Hit]]:
+    """What the learned reader reads on top of: the rules' reading, raw strengths and hits."""
+    found = hits(body, language)
+    return (*_classify_rules(body, language, found), found)
 
 
 def classify_rules(body: str, language: str, with_raw: bool = False):

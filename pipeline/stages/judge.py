@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 from pipeline.workspace import templating
 from pipeline.stages.check import PENALTY, STEP_FLOOR, STEP_HINTS
 from pipeline.stages.classify import STEP_KEYS
-from pipeline.model.chat import Chat, InvalidReply, RequestFailed
+from pipeline.errors import RequestFailed
+from pipeline.model.chat import Chat, InvalidReply
 from pipeline.workspace.models import CheckResult, Finding, JudgeResult, Ladder
 
 log = logging.getLogger("ladder.judge")

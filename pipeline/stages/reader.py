@@ -28,7 +28,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from pipeline.lang import lemma, text
-from pipeline.stages.classify import _classify_rules, hits
 
 MODEL_FILE = Path(__file__).parent / "reader_model.json"
 STEPS = (1, 2, 3, 4, 5)
@@ -80,15 +79,12 @@ def _lemma(word: str, language: str) -> str:
     return min(forms, key=lambda f: (len(f), f)) if forms else word.lower()
 
 
-def features(body: str, language: str, cfg: FeatureConfig, rules=None) -> dict[str, float]:
+def features(body: str, language: str, cfg: FeatureConfig, rules) -> dict[str, float]:
     """Named dense features (``sig:…``, ``rule:…``, ``shape:…``) and hashed ones (``h:<bucket>``).
-    ``rules``: the rules' (reading, raw strengths, hits) when the caller has them already."""
+    ``rules``: the rules' (reading, raw strengths, hits), ``classify.rules_reading``: the reader
+    reads on top of the rules, so it takes their reading rather than importing them."""
     out: dict[str, float] = {"bias": 1.0}
-    if rules is None:
-        found = hits(body, language)
-        reading, raw = _classify_rules(body, language, found)
-    else:
-        reading, raw, found = rules
+    reading, raw, found = rules
     if cfg.signals:
         counts: dict[str, int] = {}
         for h in found:

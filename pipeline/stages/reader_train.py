@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from pipeline.stages.classify import rules_reading
 from pipeline.stages.reader import FeatureConfig, features
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,7 +80,7 @@ def group_folds(groups: Sequence[str], k: int = FOLDS, seed: int = SEED) -> np.n
 # --- features as a matrix ------------------------------------------------------------------
 
 def featurize(rows: Sequence[dict], cfg: FeatureConfig) -> list[dict[str, float]]:
-    return [features(r["text"], r["language"], cfg) for r in rows]
+    return [features(r["text"], r["language"], cfg, rules_reading(r["text"], r["language"])) for r in rows]
 
 
 class Vocab:

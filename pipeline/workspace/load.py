@@ -12,11 +12,13 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from pipeline.errors import Problem
+from pipeline.files import outside_workspace
 from pipeline.workspace import templating
 from pipeline.workspace.models import (
     ID_PATTERN,
@@ -35,29 +37,6 @@ CHANNELS_FILE = "channels.yaml"
 CORE_FILE = "segments/core.yaml"
 SHEET_SUFFIXES = (".csv", ".xlsx")
 LIST_SEPARATOR = ";"
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    file: str
-    line: int | None
-    path: str
-    message: str
-    level: Literal["error", "warning"] = "error"
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        key = f" {self.path}:" if self.path else ":"
-        prefix = "" if self.level == "error" else "warning: "
-        return f"{where}{key} {prefix}{self.message}"
-
-
-class InvalidWorkspace(Exception):
-    """Raised with every problem found; the CLI prints them all and exits 2."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(map(str, problems)))
 
 
 # --- YAML with line numbers ------------------------------------------------------------------
@@ -225,42 +204,10 @@ def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
         field = current.model_fields.get(part) if isinstance(current, type) else None
         if field is None:
             return []
-        current = _model_in(field.annotation)
+        current = templating.model_in(field.annotation)
         if current is None:
             return []
     return list(current.model_fields) if current else []
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found:
-            return found
-    return None
-
-
-def outside_workspace(root: Path, path: Path) -> str | None:
-    """Why ``path`` may not be read as part of the workspace at ``root``: a link that leads out
-    of it, or a link loop; None when it may."""
-    try:
-        target = path.resolve(strict=False)
-        inside = target.is_relative_to(root.resolve())
-    except (OSError, RuntimeError):  # a symlink loop
-        return "a symbolic link that loops"
-    if not inside:
-        return f"a symbolic link to {target}, outside the workspace: files are read only inside it"
-    return None
-
-
-# --- the loader ------------------------------------------------------------------------------
-
-
-def example_dir() -> Path:
-    """The shipped example workspace: packaged in the wheel, or the repository root."""
-    packaged = Path(__file__).parents[1] / "_example"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2]
 
 
 def default_ladder() -> Ladder:

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipeline.workspace.load import CONFIG_FILE, InvalidWorkspace, Problem
+from pipeline.errors import InvalidWorkspace, Problem
+from pipeline.workspace.load import CONFIG_FILE
 from pipeline.workspace.models import ModelSettings
 
 # the environment variable of each setting that has one

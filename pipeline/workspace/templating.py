@@ -85,7 +85,7 @@ class WorkspaceLoader(FileSystemLoader):
                 break
         else:
             raise TemplateNotFound(template)
-        from pipeline.workspace.load import outside_workspace
+        from pipeline.files import outside_workspace
 
         shown = display_path(environment, str(path))
         why = outside_workspace(Path(folder).parent, path)  # the workspace (or the example)
@@ -164,7 +164,7 @@ def _range(*args: int) -> range:
 def _env(root: Path, folder: str) -> SandboxedEnvironment:
     """One environment per workspace folder, so templates compile once (jinja reloads a
     template whose file changed)."""
-    from pipeline.workspace.load import example_dir
+    from pipeline.files import example_dir
 
     dirs = [root / folder, example_dir() / folder]
     env = BoundedSandbox(
@@ -222,7 +222,7 @@ def display_path(env: SandboxedEnvironment, filename: str | None) -> str:
 
 def undeclared(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> list:
     """Problems for every variable or input attribute the template uses but the inputs lack."""
-    from pipeline.workspace.load import Problem
+    from pipeline.errors import Problem
 
     try:
         text, shown = source_of(env, name)
@@ -273,15 +273,23 @@ def _first_unknown(tp: Any, attrs: list[str]) -> int | None:
         if not (isinstance(tp, type) and issubclass(tp, BaseModel)):
             return None  # not a model: nothing more to check
         if attr in tp.model_fields:
-            from pipeline.workspace.load import _model_in
-
-            tp = _model_in(tp.model_fields[attr].annotation)
+            tp = model_in(tp.model_fields[attr].annotation)
             if tp is None:
                 return None  # a plain value, list or mapping: not checked further
         elif hasattr(tp, attr):
             return None  # a property or method
         else:
             return i
+    return None
+
+
+def model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = model_in(arg)
+        if found:
+            return found
     return None
 
 
