@@ -555,7 +555,7 @@ def test_a_full_disk_mid_run_exits_3_and_results_do_not_claim_written_jobs_pendi
     from openai_server import ScriptedOpenAI
     from test_run import good
 
-    from pipeline.runs import writer as write
+    from pipeline.runs import artifacts as write  # job records are written through artifacts.write
 
     real, writes = write.atomic_write, []
 

@@ -23,6 +23,8 @@ from pipeline.files import example_dir
 from pipeline.workspace.load import load_workspace
 from pipeline.workspace.models import Plan, Workspace
 from pipeline.stages.plan import plan as make_plan
+from pipeline.runs.artifacts import RunResults
+from pipeline.runs.resume import resume_state
 from pipeline.runs.runner import execute, preflight
 from pipeline.runs.writer import RunWriter, manifest, new_run_id
 
@@ -255,7 +257,7 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     runs_dir = outputs or workspace / "outputs"
     done: dict = {}
     if resume:
-        run_id, plan, done, earlier = _resume_state(runs_dir, resume, ws)
+        run_id, plan, done, earlier = resume_state(runs_dir, resume, ws)
         flags = {**earlier, **{k: v for k, v in flags.items() if v is not None}}
         say(f"resuming {run_id}: {len(done)} of {len(plan.jobs)} jobs already finished", event="resume",
             run_id=run_id, finished=len(done), jobs=len(plan.jobs))
@@ -334,7 +336,7 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
 
     results = record(ws, out_dir)
     _print_summary(results, out_dir)
-    s = results["summary"]
+    s = results.summary
     sys.exit(EXIT_OK if s["passed"] == s["jobs"] else EXIT_FAILED)
 
 
@@ -376,50 +378,6 @@ def _reviews(runs_dir: Path, plan: Plan) -> dict:
     return reviews
 
 
-def _resume_state(runs_dir: Path, resume: str, ws: Workspace) -> tuple[str, Plan, dict, dict]:
-    """The run to resume: its id, its plan, the jobs it finished (read back from their files)
-    and the model arguments it ran with. Refused when the inputs changed since."""
-    from pipeline.workspace.models import Job, JobResult, Skipped
-
-    from pipeline.runs.artifacts import output_problem, plain_id, read_json, run_ids
-
-    if resume != "latest" and not plain_id(resume):  # only a run of this workspace, under its lock
-        raise InvalidWorkspace([Problem("--resume", None, "", f"'{resume}' is not a run id: name a run in "
-                                        f"{runs_dir} by its id (or latest), not by a path")])
-    runs = run_ids(runs_dir)
-    run_id = (runs[-1] if runs else None) if resume == "latest" else resume
-    folder = runs_dir / (run_id or "")
-    if not run_id or not (folder / "manifest.json").is_file() or folder.resolve().parent != runs_dir.resolve():
-        raise InvalidWorkspace([Problem("--resume", None, "", f"no run '{resume}' in {runs_dir}"
-                                        + (f" (runs: {', '.join(runs[-5:])})" if runs else ""))])
-    earlier = read_json(folder / "manifest.json", {"inputs": dict, "jobs": list, "skipped": list})
-    changed = sorted(k for k in set(earlier["inputs"]) | set(ws.input_hashes)
-                     if earlier["inputs"].get(k) != ws.input_hashes.get(k))
-    if changed:
-        raise InvalidWorkspace([Problem(name, None, "", f"changed since run {run_id}: start a new run instead of "
-                                        "resuming") for name in changed])
-    try:
-        plan = Plan(jobs=[Job(**j) for j in earlier["jobs"]], skipped=[Skipped(**s) for s in earlier["skipped"]])
-    except (TypeError, ValueError) as e:
-        raise InvalidWorkspace([Problem(str(folder / "manifest.json"), None, "jobs", f"not a ladder plan: {e}")]) from None
-    done = {}
-    for job in plan.jobs:
-        record_file = folder / job.segment / f"{job.channel}.json"
-        if record_file.is_file():
-            record = read_json(record_file)
-            if record.get("status") in ("passed", "failed"):  # jobs in error are tried again
-                if record.get("output") and (why := output_problem(folder, record["output"])):
-                    raise InvalidWorkspace([Problem(str(record_file), None, "output", why)])
-                try:
-                    done[job.id] = JobResult(job=job, **{k: record.get(k) for k in (
-                        "status", "attempts", "output", "note", "inputs_hash", "content_hash")})
-                except (TypeError, ValueError) as e:
-                    raise InvalidWorkspace([Problem(str(record_file), None, "", f"not a job record: {e}")]) from None
-    arguments = earlier.get("arguments") if isinstance(earlier.get("arguments"), dict) else {}
-    model_args = {k: v for k, v in arguments.items() if k not in ("segments", "channels", "revise_rounds")}
-    return run_id, plan, done, model_args
-
-
 def _note_lemma_backend(ws: Workspace) -> None:
     from pipeline.lang import lemma
 
@@ -443,16 +401,15 @@ def _filter(plan: Plan, segments: tuple[str, ...], channels: tuple[str, ...]) ->
     return plan.model_copy(update={"jobs": jobs})
 
 
-def _print_summary(results: dict, out_dir: Path) -> None:
-    s = results["summary"]
+def _print_summary(results: RunResults, out_dir: Path) -> None:
+    s = results.summary
     if LOG["format"] == "json":  # stdout: one JSON object a scheduler can read
-        click.echo(json.dumps({"run_id": results["run_id"], "status": results["status"], "outputs": str(out_dir),
-                               "summary": s, "metrics": results.get("metrics")}, ensure_ascii=False))
-        say(f"run {results['run_id']} done: {s['passed']} of {s['jobs']} passed", event="done", **s)
+        click.echo(json.dumps({"run_id": results.run_id, "status": results.status, "outputs": str(out_dir),
+                               "summary": s, "metrics": getattr(results, "metrics", None)}, ensure_ascii=False))
+        say(f"run {results.run_id} done: {s['passed']} of {s['jobs']} passed", event="done", **s)
         return
-    rows = [(r["segment"], r["channel"], r["step"], r["status"], r["score"] if r["score"] is not None else "-",
-             r["attempts"], r["usage"]["prompt_tokens"] + r["usage"]["completion_tokens"])
-            for r in results["results"]]
+    rows = [(r.segment, r.channel, r.step, r.status, r.score if r.score is not None else "-",
+             r.attempts, r.usage.total_tokens) for r in results.results]
     click.echo(_table(("segment", "channel", "step", "status", "score", "attempts", "tokens"), rows))
     tokens = s["prompt_tokens"] + s["completion_tokens"]
     click.echo(
@@ -463,7 +420,7 @@ def _print_summary(results: dict, out_dir: Path) -> None:
         f"{s['seconds']:.1f} s"
     )
     if s.get("skipped"):
-        say(f"{s['skipped']} jobs skipped at the cap: `ladder run --resume {results['run_id']}` "
+        say(f"{s['skipped']} jobs skipped at the cap: `ladder run --resume {results.run_id}` "
             "with a higher cap finishes them", "warning", "skipped", skipped=s["skipped"])
     click.echo(f"outputs: {out_dir}")
 

@@ -102,7 +102,7 @@ def report(run: Run, ws: Workspace | None, decisions: dict[str, Decision]) -> st
     steps = {s.step: s.name.get("en", s.key) for s in ws.ladder.steps} if ws else {}
     return _env().get_template("report.html.j2").render(
         run=run, by_channel=by_channel, channel_names=channels, filters=values, steps=steps,
-        metrics=run.metrics, summary=run.summary, model=run.manifest.get("model", {}))
+        metrics=run.metrics, summary=run.summary, model=run.manifest.model)
 
 
 def compare(a: Run, b: Run) -> list[dict[str, Any]]:

@@ -1,17 +1,168 @@
-"""A finished run, read back from its folder: what the report, export, review, compare and
-publish stages work from. The run folder is the record (manifest.json, run_results.json, one
-JSON file and one rendered piece per job); nothing here calls a model."""
+"""The run folder's files, typed and versioned, in one place: ``manifest.json`` (what was
+planned), ``run_results.json`` (what happened, one row per job) and one record per job
+(``<segment>/<channel>.json``, every attempt). The writer writes them through ``write``; every
+reader (the report, export, review, compare, publish, resume, metrics) reads them through
+``read`` or ``load_run``. Reading checks ``schema_version``: an older file is upgraded step by
+step (``UPGRADES``), one newer than this ladder knows or with no upgrade path is refused with a
+message naming the file and its version (exit 2). Nothing here calls a model."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.errors import InvalidWorkspace, Problem
-from pipeline.workspace.models import Attempt, Finding, Job, Usage
+from pipeline.files import atomic_write
+from pipeline.workspace.models import Attempt, Finding, Job, Skipped, Usage
+
+SCHEMA_VERSION = 1
+
+# version n → a function that turns a version-n file's data into version n+1's. Version 1 is the
+# first; a change to the files' shape bumps SCHEMA_VERSION and adds its step here, so files that
+# earlier ladders wrote keep loading.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+class Artifact(BaseModel):
+    """A run file. Unknown keys are kept (a newer ladder's additions survive a rewrite)."""
+
+    model_config = ConfigDict(extra="allow")
+    FILE: ClassVar[str] = ""  # the file's name, for messages
+    REQUIRED: ClassVar[dict[str, type]] = {}  # the keys a file must have to be this kind at all
+
+    schema_version: int = SCHEMA_VERSION
+
+
+class Manifest(Artifact):
+    """What a run planned: inputs' hashes, model and parameters, prompt and template hashes, jobs."""
+
+    ladder_version: str = ""
+    run_id: str
+    created_at: str
+    campaign: str
+    arguments: dict[str, Any] = {}
+    model: dict[str, Any] = {}
+    revise_rounds: int | None = None
+    inputs: dict[str, str] = {}
+    prompts: dict[str, str] = {}
+    templates: dict[str, str] = {}
+    ladder: str | None = None
+    lemmatizers: dict[str, str] = {}
+    jobs: list[Job] = []
+    skipped: list[Skipped] = []
+
+    def model_arguments(self) -> dict[str, Any]:
+        """The flags a resumed run keeps: the model's, not the job selection's."""
+        return {k: v for k, v in self.arguments.items() if k not in ("segments", "channels", "revise_rounds")}
+
+
+class ResultRow(BaseModel):
+    """One job's line in run_results.json: enough for a table without opening its record."""
+
+    model_config = ConfigDict(extra="allow")
+
+    job_id: str
+    segment: str
+    channel: str
+    language: str
+    step: int
+    kind: str = "ladder"
+    status: str
+    note: str | None = None
+    inputs_hash: str | None = None
+    output: str | None = None
+    content_hash: str | None = None
+    primary_step: int | None = None
+    chosen_attempt: int | None = None
+    attempts: int = 0
+    score: int | None = None
+    findings: list[dict[str, Any]] = []
+    errors: list[str] = []
+    usage: Usage = Usage()
+    model_calls: int = 0
+    seconds: float = 0.0
+
+    @property
+    def job(self) -> Job:
+        return Job(id=self.job_id, segment=self.segment, channel=self.channel, language=self.language,
+                   step=self.step, kind=self.kind)
+
+
+class RunResults(Artifact):
+    """What happened: the run's status, a summary and a row per job (plus metrics once computed)."""
+
+    ladder_version: str = ""
+    run_id: str = ""
+    status: str = "complete"
+    started_at: str = ""
+    updated_at: str = ""
+    summary: dict[str, Any]
+    results: list[ResultRow]
+
+
+class JobRecord(Artifact):
+    """One job's file: every attempt, and which one was chosen."""
+
+    job: Job | None = None
+    status: str | None = None
+    note: str | None = None
+    inputs_hash: str | None = None
+    output: str | None = None
+    content_hash: str | None = None
+    chosen_attempt: int | None = None
+    attempts: list[Attempt] = []
+
+
+Manifest.FILE, Manifest.REQUIRED = "manifest.json", {"run_id": str, "campaign": str, "created_at": str}
+RunResults.FILE, RunResults.REQUIRED = "run_results.json", {"results": list, "summary": dict}
+JobRecord.FILE = "<segment>/<channel>.json"
+
+A = TypeVar("A", bound=Artifact)
+
+
+def dump(artifact: BaseModel) -> str:
+    return json.dumps(artifact.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
+
+
+def write(path: Path, artifact: Artifact, sync: bool = True) -> None:
+    """Write a run file atomically (temp file, then rename)."""
+    atomic_write(path, dump(artifact), sync=sync)
+
+
+def read(path: Path, kind: type[A]) -> A:
+    """A run file as ``kind``, upgraded to this ladder's schema version; anything that is not
+    such a file (damaged, another shape, a version this ladder cannot read) is an
+    InvalidWorkspace naming the file and what is wrong."""
+    data = upgrade(path, read_json(path, kind.REQUIRED))
+    try:
+        return kind.model_validate(data)
+    except ValidationError as e:
+        raise InvalidWorkspace([Problem(str(path), None, ".".join(map(str, err["loc"])), f"not a ladder run file: "
+                                        f"{err['msg']}") for err in e.errors()[:5]]) from None
+
+
+def upgrade(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """The file's data at SCHEMA_VERSION, or refused: too new, or too old for any upgrade."""
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InvalidWorkspace([Problem(str(path), None, "schema_version", f"'{version}' is not a schema version "
+                                        f"this ladder knows (it reads 1 to {SCHEMA_VERSION})")])
+    if version > SCHEMA_VERSION:
+        raise InvalidWorkspace([Problem(str(path), None, "schema_version", f"written by a newer ladder (schema "
+                                        f"version {version}; this one reads up to {SCHEMA_VERSION}): upgrade ladder "
+                                        "to read it")])
+    while version < SCHEMA_VERSION:
+        step = UPGRADES.get(version)
+        if step is None:
+            raise InvalidWorkspace([Problem(str(path), None, "schema_version", f"schema version {version} cannot "
+                                            f"be upgraded to {SCHEMA_VERSION}: rerun with this ladder")])
+        data = {**step(data), "schema_version": version + 1}
+        version += 1
+    return data
 
 
 class Draft(BaseModel):
@@ -41,7 +192,8 @@ class Run(BaseModel):
     dir: Path
     campaign: str
     created_at: str
-    manifest: dict[str, Any]
+    manifest: Manifest
+    results: RunResults
     summary: dict[str, Any]
     metrics: dict[str, Any] = {}
     drafts: list[Draft]
@@ -82,44 +234,42 @@ def plain_id(ref: str) -> bool:
 def load_run(runs_dir: Path, ref: str | None = None) -> Run:
     """The run ``ref`` names, read back; a damaged file is an InvalidWorkspace naming it."""
     folder = resolve(runs_dir, ref)
-    manifest = read_json(folder / "manifest.json", {"run_id": str, "campaign": str, "created_at": str})
-    results = read_json(folder / "run_results.json", {"results": list, "summary": dict})
-    drafts = [_draft(folder, i, row) for i, row in enumerate(results["results"])]
-    metrics = results.get("metrics") if isinstance(results.get("metrics"), dict) else {}
-    return Run(id=manifest["run_id"], dir=folder, campaign=manifest["campaign"], created_at=manifest["created_at"],
-               manifest=manifest, summary=results["summary"], metrics=metrics, drafts=drafts)
+    manifest = read(folder / "manifest.json", Manifest)
+    results = read(folder / "run_results.json", RunResults)
+    drafts = [_draft(folder, row) for row in results.results]
+    metrics = getattr(results, "metrics", None)
+    return Run(id=manifest.run_id, dir=folder, campaign=manifest.campaign, created_at=manifest.created_at,
+               manifest=manifest, results=results, summary=results.summary,
+               metrics=metrics if isinstance(metrics, dict) else {}, drafts=drafts)
 
 
-def _draft(folder: Path, i: int, row: Any) -> Draft:
+def job_record_path(folder: Path, job: Job) -> Path:
+    return folder / job.segment / f"{job.channel}.json"
+
+
+def _draft(folder: Path, row: ResultRow) -> Draft:
     where = str(folder / "run_results.json")
     try:
-        job = Job(**{k: row[k] for k in ("segment", "channel", "language", "step", "kind")}, id=row["job_id"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise InvalidWorkspace([Problem(where, None, f"results[{i}]", f"not a job result: {_why(e)}")]) from None
-    record_file = folder / job.segment / f"{job.channel}.json"
-    record = read_json(record_file) if record_file.is_file() else {"attempts": [], "chosen_attempt": None}
-    try:
-        attempts = [Attempt(**a) for a in record.get("attempts") or []]
-    except (TypeError, ValueError) as e:
-        raise InvalidWorkspace([Problem(str(record_file), None, "attempts", f"not a job record: {_why(e)}")]) from None
-    chosen = next((a for a in attempts if a.n == record.get("chosen_attempt")), None)
-    output = row.get("output")
-    text = read_output(folder, job.id, output) if output else None
+        job = row.job
+    except ValidationError as e:
+        raise InvalidWorkspace([Problem(where, None, row.job_id, f"not a job result: {_why(e)}")]) from None
+    record_file = job_record_path(folder, job)
+    record = read(record_file, JobRecord) if record_file.is_file() else JobRecord()
+    attempts = record.attempts
+    chosen = next((a for a in attempts if a.n == record.chosen_attempt), None)
+    text = read_output(folder, job.id, row.output) if row.output else None
     usage = Usage()
     for a in attempts:
         usage = usage + a.usage
-    try:
-        return Draft(
-            id=job.id, job=job, status=row["status"], note=row.get("note"), score=row.get("score"),
-            passed=bool(chosen and chosen.check and chosen.check.passed),
-            primary_step=chosen.check.primary_step if chosen and chosen.check else None,
-            findings=chosen.check.findings if chosen and chosen.check else [],
-            attempts=len(attempts), revisions=sum(a.source == "revision" for a in attempts),
-            parts=chosen.parts if chosen else {}, text=text, output=output,
-            content_hash=row.get("content_hash"), inputs_hash=row.get("inputs_hash"), usage=usage, chosen=chosen,
-        )
-    except (KeyError, TypeError, ValueError) as e:
-        raise InvalidWorkspace([Problem(where, None, job.id, f"not a job result: {_why(e)}")]) from None
+    return Draft(
+        id=job.id, job=job, status=row.status, note=row.note, score=row.score,
+        passed=bool(chosen and chosen.check and chosen.check.passed),
+        primary_step=chosen.check.primary_step if chosen and chosen.check else None,
+        findings=chosen.check.findings if chosen and chosen.check else [],
+        attempts=len(attempts), revisions=sum(a.source == "revision" for a in attempts),
+        parts=chosen.parts if chosen else {}, text=text, output=row.output,
+        content_hash=row.content_hash, inputs_hash=row.inputs_hash, usage=usage, chosen=chosen,
+    )
 
 
 def output_problem(folder: Path, output: Any) -> str | None:

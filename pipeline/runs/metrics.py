@@ -13,15 +13,14 @@
 
 from __future__ import annotations
 
-import json
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 from pipeline.lang import text
 from pipeline.workspace.models import Workspace
-from pipeline.runs.artifacts import Draft, load_run
-from pipeline.files import atomic_write
+from pipeline.runs import artifacts
+from pipeline.runs.artifacts import Draft, RunResults, load_run
 
 SIMILAR = 0.6
 
@@ -95,10 +94,9 @@ def compute(ws: Workspace, drafts: list[Draft], summary: dict[str, Any]) -> dict
     }
 
 
-def record(ws: Workspace, run_dir: Path) -> dict[str, Any]:
+def record(ws: Workspace, run_dir: Path) -> RunResults:
     """Compute a finished run's metrics and add them to its run_results.json."""
     run = load_run(run_dir.parent, run_dir.name)
-    data = json.loads((run_dir / "run_results.json").read_text(encoding="utf-8"))
-    data["metrics"] = compute(ws, run.drafts, data["summary"])
-    atomic_write(run_dir / "run_results.json", json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-    return data
+    results = run.results.model_copy(update={"metrics": compute(ws, run.drafts, run.summary)})
+    artifacts.write(run_dir / "run_results.json", results)
+    return results

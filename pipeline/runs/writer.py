@@ -19,20 +19,17 @@ from typing import Any
 from pipeline.files import atomic_write, writing
 from pipeline import __version__
 from pipeline.lang import lemma
+from pipeline.runs import artifacts
+from pipeline.runs.artifacts import JobRecord, Manifest, ResultRow, RunResults
 from pipeline.workspace import templating
 from pipeline.workspace.models import Job, JobResult, Plan, Usage, Workspace
 
-SCHEMA_VERSION = 1
 
 
 def new_run_id(now: datetime | None = None) -> str:
     """Sortable by time, unique without coordination: 20261123T143100Z-3fa9c1."""
     now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
 
 
 def _sha(text: str) -> str:
@@ -68,23 +65,22 @@ def job_inputs_hash(ws: Workspace, job: Job) -> str:
     return _sha(json.dumps(data, sort_keys=True, ensure_ascii=False))
 
 
-def manifest(ws: Workspace, plan: Plan, run_id: str, model: dict[str, Any], arguments: dict[str, Any]) -> dict:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "ladder_version": __version__,
-        "run_id": run_id,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "campaign": ws.config.campaign,
-        "arguments": arguments,
-        "model": model,
-        "revise_rounds": ws.config.revise_rounds,
-        "inputs": ws.input_hashes,
+def manifest(ws: Workspace, plan: Plan, run_id: str, model: dict[str, Any], arguments: dict[str, Any]) -> Manifest:
+    return Manifest(
+        ladder_version=__version__,
+        run_id=run_id,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        campaign=ws.config.campaign,
+        arguments=arguments,
+        model=model,
+        revise_rounds=ws.config.revise_rounds,
+        inputs=ws.input_hashes,
         **template_hashes(ws, plan),
-        "ladder": _sha(ws.ladder.model_dump_json()),
-        "lemmatizers": {lang: lemma.backend(lang) for lang in sorted({s.language for s in ws.segments})},
-        "jobs": [j.model_dump() for j in plan.jobs],
-        "skipped": [s.model_dump() for s in plan.skipped],
-    }
+        ladder=_sha(ws.ladder.model_dump_json()),
+        lemmatizers={lang: lemma.backend(lang) for lang in sorted({s.language for s in ws.segments})},
+        jobs=plan.jobs,
+        skipped=plan.skipped,
+    )
 
 
 def summarise(results: list[JobResult], seconds: float) -> dict[str, Any]:
@@ -116,14 +112,14 @@ class RunWriter:
     ``interval`` seconds while running (the per-job files are the record of what finished;
     a resumed run reads them) and always at the end."""
 
-    def __init__(self, out_dir: Path, run_id: str, manifest_data: dict | None, plan: Plan, interval: float = 1.0):
+    def __init__(self, out_dir: Path, run_id: str, manifest_data: Manifest | None, plan: Plan, interval: float = 1.0):
         self.dir = out_dir
         self.run_id = run_id
         self.started_at = datetime.now(UTC)
         self.interval, self.last_write = interval, 0.0
         self.results: dict[str, JobResult] = {j.id: JobResult(job=j, status="pending") for j in plan.jobs}
         if manifest_data is not None:  # a resumed run keeps its manifest
-            atomic_write(self.dir / "manifest.json", _dump(manifest_data))
+            artifacts.write(self.dir / "manifest.json", manifest_data)
         self.write_results("running")
 
     def restore(self, result: JobResult) -> None:
@@ -140,67 +136,58 @@ class RunWriter:
             with writing(base.with_suffix(suffix)):
                 atomic_write(base.with_suffix(suffix), rendered, sync=False)
         with writing(base.with_suffix(".json")):
-            atomic_write(base.with_suffix(".json"), _dump(self._job_record(result)), sync=False)
+            artifacts.write(base.with_suffix(".json"), self._job_record(result), sync=False)
         self.results[job.id] = result
         if time.monotonic() - self.last_write >= self.interval:
             self.write_results("running")
 
     @staticmethod
-    def _job_record(r: JobResult) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "job": r.job.model_dump(),
-            "status": r.status,
-            "note": r.note,
-            "inputs_hash": r.inputs_hash,
-            "output": r.output,
-            "content_hash": r.content_hash,
-            "chosen_attempt": r.chosen,
-            "attempts": [a.model_dump() for a in r.attempts],
-        }
+    def _job_record(r: JobResult) -> JobRecord:
+        return JobRecord(job=r.job, status=r.status, note=r.note, inputs_hash=r.inputs_hash, output=r.output,
+                         content_hash=r.content_hash, chosen_attempt=r.chosen, attempts=r.attempts)
 
-    def write_results(self, status: str) -> dict[str, Any]:
+    def write_results(self, status: str) -> RunResults:
         now = datetime.now(UTC)
         results = list(self.results.values())
-        data = {
-            "schema_version": SCHEMA_VERSION,
-            "ladder_version": __version__,
-            "run_id": self.run_id,
-            "status": status,
-            "started_at": self.started_at.isoformat(timespec="seconds"),
-            "updated_at": now.isoformat(timespec="seconds"),
-            "summary": summarise(results, (now - self.started_at).total_seconds()),
-            "results": [
-                {
-                    "job_id": r.job.id,
-                    "segment": r.job.segment,
-                    "channel": r.job.channel,
-                    "language": r.job.language,
-                    "step": r.job.step,
-                    "kind": r.job.kind,
-                    "status": r.status,
-                    "note": r.note,
-                    "inputs_hash": r.inputs_hash,
-                    "output": r.output,
-                    "content_hash": r.content_hash,
-                    "primary_step": r.best.check.primary_step if r.best and r.best.check else None,
-                    "chosen_attempt": r.chosen,
-                    "attempts": len(r.attempts),
-                    "score": r.best.check.score if r.best and r.best.check else None,
-                    "findings": [f.model_dump(exclude_none=True) for f in (r.best.check.findings if r.best and r.best.check else [])],
-                    "errors": [a.error for a in r.attempts if a.error],
-                    "usage": r.usage.model_dump(),
-                    "model_calls": sum(a.model_calls for a in r.attempts),
-                    "seconds": round(r.seconds, 3),
-                }
+        data = RunResults(
+            ladder_version=__version__,
+            run_id=self.run_id,
+            status=status,
+            started_at=self.started_at.isoformat(timespec="seconds"),
+            updated_at=now.isoformat(timespec="seconds"),
+            summary=summarise(results, (now - self.started_at).total_seconds()),
+            results=[
+                ResultRow(
+                    job_id=r.job.id,
+                    segment=r.job.segment,
+                    channel=r.job.channel,
+                    language=r.job.language,
+                    step=r.job.step,
+                    kind=r.job.kind,
+                    status=r.status,
+                    note=r.note,
+                    inputs_hash=r.inputs_hash,
+                    output=r.output,
+                    content_hash=r.content_hash,
+                    primary_step=r.best.check.primary_step if r.best and r.best.check else None,
+                    chosen_attempt=r.chosen,
+                    attempts=len(r.attempts),
+                    score=r.best.check.score if r.best and r.best.check else None,
+                    findings=[f.model_dump(exclude_none=True)
+                              for f in (r.best.check.findings if r.best and r.best.check else [])],
+                    errors=[a.error for a in r.attempts if a.error],
+                    usage=r.usage,
+                    model_calls=sum(a.model_calls for a in r.attempts),
+                    seconds=round(r.seconds, 3),
+                )
                 for r in results
             ],
-        }
-        atomic_write(self.dir / "run_results.json", _dump(data))
+        )
+        artifacts.write(self.dir / "run_results.json", data)
         self.last_write = time.monotonic()
         return data
 
-    def finish(self, interrupted: bool = False, reason: str = "interrupted") -> dict[str, Any]:
+    def finish(self, interrupted: bool = False, reason: str = "interrupted") -> RunResults:
         """The final results; an interrupted run marks each unfinished job with why it did not run."""
         if interrupted:
             for job_id, r in self.results.items():
