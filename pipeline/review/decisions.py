@@ -58,25 +58,11 @@ def record(store: Store, run: Run, draft_id: str, decision: str, comment: str = 
 
 def save(store: Store, decisions: list[Decision]) -> None:
     """All or nothing, in one transaction."""
-    with store.lock:
-        store.db.execute("BEGIN")
-        try:
-            store.db.executemany(
-                "INSERT INTO decisions (run_id, draft_id, decision, comment, content_hash, inputs_hash, source, "
-                "decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(d.run_id, d.draft_id, d.decision, d.comment, d.content_hash, d.inputs_hash, d.source, d.decided_at)
-                 for d in decisions])
-            store.db.execute("COMMIT")
-        except BaseException:
-            store.db.execute("ROLLBACK")
-            raise
+    store.add_decisions([d.model_dump() for d in decisions])
 
 
 def _all(store: Store) -> list[Decision]:
-    names = ("run_id", "draft_id", "decision", "comment", "content_hash", "inputs_hash", "source", "decided_at")
-    with store.lock:
-        rows = store.db.execute(f"SELECT {', '.join(names)} FROM decisions ORDER BY id").fetchall()
-    return [Decision(**dict(zip(names, row))) for row in rows]
+    return [Decision(**row) for row in store.decisions()]
 
 
 def for_run(store: Store, run: Run) -> dict[str, Decision]:

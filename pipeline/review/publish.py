@@ -18,7 +18,6 @@ import base64
 import hashlib
 import json
 import random
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -53,9 +52,7 @@ def idempotency_key(piece_id: str, content_hash: str) -> str:
 
 
 def published(store: Store, url: str, piece_id: str, content_hash: str) -> bool:
-    with store.lock:
-        return store.db.execute("SELECT 1 FROM published WHERE url = ? AND piece_id = ? AND content_hash = ?",
-                                (url, piece_id, content_hash)).fetchone() is not None
+    return store.is_published(url, piece_id, content_hash)
 
 
 def endpoint(url: str) -> tuple[str, str | None, str]:
@@ -113,9 +110,7 @@ def publish(run: Run, decisions: dict[str, Decision], url: str, store: Store, to
             outcome.failed[draft.id] = f"HTTP {e.code}: {_detail(e)}"
             on_piece(draft.id, f"failed: HTTP {e.code}")
             continue
-        with store.lock:
-            store.db.execute("INSERT OR REPLACE INTO published VALUES (?, ?, ?, ?, ?, ?)",
-                             (ledger_url, draft.id, draft.content_hash, run.id, status, time.time()))
+        store.mark_published(ledger_url, draft.id, draft.content_hash, run.id, status)
         outcome.sent.append(draft.id)
         on_piece(draft.id, "sent")
     return outcome

@@ -26,13 +26,7 @@ def calibration(store: Store | None, model: str) -> dict[str, Any] | None:
     past calls that reached the endpoint (cached replays count towards calls per job only)."""
     if store is None:
         return None
-    with store.lock:
-        rows = store.db.execute(
-            "SELECT messages, prompt_tokens, completion_tokens FROM calls WHERE model = ? AND cached = 0 "
-            "AND error IS NULL AND prompt_tokens > 0 ORDER BY id DESC LIMIT 500", (model,)).fetchall()
-        calls, jobs = store.db.execute(
-            "SELECT count(*), count(DISTINCT coalesce(run_id, '') || '/' || job_id) FROM calls "
-            "WHERE model = ? AND job_id IS NOT NULL", (model,)).fetchone()
+    rows, calls, jobs = store.calibration_calls(model)
     if not rows or not jobs:
         return None
     chars = sum(len(m["content"]) for r in rows for m in json.loads(r[0]))
