@@ -35,12 +35,15 @@ WORKSPACE = click.option(
 )
 
 
-LOG = {"format": "text"}  # set by --log-format
+def log_format() -> str:
+    """--log-format of the command running now: kept in click's context, not in a global."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get("ladder.log_format", "text") if ctx else "text"
 
 
 def _url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """An http(s) URL option, refused up front (exit 2, the flag named, the URL not echoed)."""
-    from pipeline.model.chat import url_problem
+    from pipeline.workspace.urls import url_problem
 
     if value is not None and (why := url_problem(value)):
         raise InvalidWorkspace([Problem(max(param.opts, key=len), None, "", why)])
@@ -50,7 +53,7 @@ def _url(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
 def say(message: str, level: str = "info", event: str = "message", **fields) -> None:
     """A line on stderr: text for people, or with --log-format json one JSON object per line
     (time, level, event, message and the event's fields) for cron mail, journald and CI logs."""
-    if LOG["format"] == "json":
+    if log_format() == "json":
         from datetime import UTC, datetime
 
         record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": level, "event": event,
@@ -94,7 +97,7 @@ def main(log_format: str) -> None:
 
     Exit codes: 0 ok, 1 some drafts failed their checks, 2 bad input, 3 could not run (the
     endpoint is down, or another run holds the workspace)."""
-    LOG["format"] = log_format
+    click.get_current_context().meta["ladder.log_format"] = log_format
 
 
 def _print_problems(problems: list[Problem]) -> None:
@@ -216,15 +219,15 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
               help="OpenAI-compatible endpoint. [env: LADDER_BASE_URL] Default: the embedded model.")
 @click.option("--model", help="Model name at the endpoint. [env: LADDER_MODEL]")
 @click.option("--gguf", type=click.Path(dir_okay=False), help="A GGUF file for the embedded model. [env: LADDER_GGUF]")
-@click.option("--temperature", type=float, help="Sampling temperature (0 for deterministic runs).")
-@click.option("--seed", type=int, help="Sampling seed, where the endpoint supports one.")
+@click.option("--temperature", type=float, help="Sampling temperature (0 for deterministic runs). [env: LADDER_TEMPERATURE]")
+@click.option("--seed", type=int, help="Sampling seed, where the endpoint supports one. [env: LADDER_SEED]")
 @click.option("--revise-rounds", type=click.IntRange(0, 10), help="Revision rounds for failing drafts (default 2).")
 @click.option("--judge-model", help="Also judge each draft's ladder step with this model at the same endpoint. "
               "[env: LADDER_JUDGE_MODEL]")
 @click.option("--concurrency", type=click.IntRange(1, 256), help="Requests in flight at once (default 4; "
               "the embedded model: 1). [env: LADDER_CONCURRENCY]")
-@click.option("--rpm", "requests_per_minute", type=click.IntRange(1), help="Client-side requests-per-minute limit.")
-@click.option("--tpm", "tokens_per_minute", type=click.IntRange(1), help="Client-side tokens-per-minute limit.")
+@click.option("--rpm", "requests_per_minute", type=click.IntRange(1), help="Client-side requests-per-minute limit. [env: LADDER_RPM]")
+@click.option("--tpm", "tokens_per_minute", type=click.IntRange(1), help="Client-side tokens-per-minute limit. [env: LADDER_TPM]")
 @click.option("--max-tokens-total", type=click.IntRange(1), help="Stop before the run spends more tokens; "
               "what is done is kept, the rest is marked skipped (--resume finishes it). [env: LADDER_MAX_TOKENS_TOTAL]")
 @click.option("--max-cost", type=click.FloatRange(0, min_open=True), help="Stop before the run spends more "
@@ -282,17 +285,31 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     arguments = {k: v for k, v in {**flags, "segments": list(segments), "channels": list(channels),
                                    "revise_rounds": revise_rounds}.items() if v not in (None, [])}
     if arguments.get("base_url"):  # recorded in manifest.json: no credentials, no query string
-        from pipeline.model.chat import scrub_url
+        from pipeline.workspace.urls import scrub_url
 
         arguments["base_url"] = scrub_url(arguments["base_url"])
     from pipeline.files import workspace_lock
 
-    with workspace_lock(runs_dir, "run"):
+    with workspace_lock(runs_dir, "run"), _sigterm_interrupts():
         _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll)
 
 
+@contextmanager
+def _sigterm_interrupts():
+    """While a run runs, SIGTERM (systemd stopping it, a killed cron job) interrupts it like
+    Ctrl-C, so run_results.json marks the unfinished jobs; the previous handler comes back after."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread (an embedding application's worker): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll):
-    signal.signal(signal.SIGTERM, _raise_interrupt)
     _note_lemma_backend(ws)
     reviews = _reviews(runs_dir, plan)
 
@@ -316,7 +333,7 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
 
                     return execute_batched(ws, plan, chat, writer, store, on_job=on_job,
                                            judge_chat=judge_chat, done=done, reviews=reviews, poll=batch_poll,
-                                           say=lambda m: say(f"\n{m}" if LOG["format"] == "text" else m, event="batch"),
+                                           say=lambda m: say(f"\n{m}" if log_format() == "text" else m, event="batch"),
                                            discount=shipped_prices().get("batch_discount", 1.0))
                 return execute(ws, plan, chat, writer, on_job=on_job, judge_chat=judge_chat,
                                concurrency=config.concurrency, done=done, reviews=reviews)
@@ -343,7 +360,7 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
 @contextmanager
 def _progress(total: int):
     """An ``on_job`` callback: a progress bar for people, a ``job`` event per job in JSON logs."""
-    if LOG["format"] == "json":
+    if log_format() == "json":
         def event(r) -> None:
             score = r.best.check.score if r.best and r.best.check else None
             say(f"{r.job.id}: {r.status}", "info", "job", job_id=r.job.id, status=r.status, score=score,
@@ -403,7 +420,7 @@ def _filter(plan: Plan, segments: tuple[str, ...], channels: tuple[str, ...]) ->
 
 def _print_summary(results: RunResults, out_dir: Path) -> None:
     s = results.summary
-    if LOG["format"] == "json":  # stdout: one JSON object a scheduler can read
+    if log_format() == "json":  # stdout: one JSON object a scheduler can read
         click.echo(json.dumps({"run_id": results.run_id, "status": results.status, "outputs": str(out_dir),
                                "summary": s, "metrics": getattr(results, "metrics", None)}, ensure_ascii=False))
         say(f"run {results.run_id} done: {s['passed']} of {s['jobs']} passed", event="done", **s)
@@ -776,7 +793,7 @@ def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -
     """Push a run's pieces to a CMS: idempotent upserts, only what changed since the last publish."""
     import os
 
-    from pipeline.model.chat import scrub_url
+    from pipeline.workspace.urls import scrub_url
     from pipeline.errors import PublishUnavailable
     from pipeline.review.publish import publish as push
     from pipeline.store import Store

@@ -53,6 +53,16 @@ def _init_voikko():
     return _voikko
 
 
+def reset() -> None:
+    """Forget the Voikko handle (or why there is none) and every cached analysis: the next call
+    looks again, reading LADDER_VOIKKO afresh."""
+    global _voikko, _voikko_error
+    with _voikko_lock:
+        _voikko, _voikko_error = None, None
+        _lemmas.cache_clear()
+        _features.cache_clear()
+
+
 def backend(language: str) -> str:
     if language == "fi":
         return "voikko" if _get_voikko() is not None else "suffix-fallback"

@@ -11,24 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pipeline.lang import lemma
+from pipeline.lang import en, fi, lemma
 
 WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
 
-# Frequent function words: short, general, and disjoint between the two languages.
-FUNCTION_WORDS = {
-    "en": frozenset(
-        "the a an and or but of to in on at for with from by is are was be been it this that these "
-        "you your we our us they their he she his her can will would not no as if so than then "
-        "what when how who which all more most just get has have had do does".split()
-    ),
-    "fi": frozenset(
-        "ja tai mutta on ovat oli ei ole se ne että kun jos niin kuin myös vain jo nyt voit voi "
-        "sinä sinun te teidän me meidän he hän tämä tämän nämä mitä miten kuka joka jotka "
-        "kanssa ilman sekä eli siis vielä aina koska mukaan ennen jälkeen yli alle".split()
-    ),
-}
-FI_ENDINGS = ("ssa", "ssä", "sta", "stä", "lla", "llä", "lta", "ltä", "lle", "ksi", "nsa", "nsä", "mme", "nne")
+# Each language's stop words (lang/en.py, lang/fi.py): left out where content words count (terms,
+# claims, similarity), and counted to tell the languages apart.
+STOP_WORDS = {"en": en.STOP_WORDS, "fi": fi.STOP_WORDS}
 
 
 @dataclass(frozen=True)
@@ -56,12 +45,12 @@ def detect_language(text: str) -> tuple[str | None, float]:
         return None, 0.0
     score = {"en": 0.0, "fi": 0.0}
     for w in words:
-        for lang, vocab in FUNCTION_WORDS.items():
+        for lang, vocab in STOP_WORDS.items():
             if w in vocab:
                 score[lang] += 1
         if "ä" in w or "ö" in w:
             score["fi"] += 1
-        elif len(w) > 5 and w.endswith(FI_ENDINGS):
+        elif len(w) > 5 and w.endswith(fi.CASE_ENDINGS):
             score["fi"] += 0.5
     total = score["en"] + score["fi"]
     if total == 0:
@@ -112,5 +101,23 @@ def may_contain(lemmas: frozenset[str], term: str, language: str) -> bool:
     return all(lemma.lemmas(w.text, language) & lemmas or w.lower in lemmas for w in tokens(term))
 
 
+# A sentence ends at . ! ? or … before a space or the end, or at a paragraph break (a blank
+# line); with ``lines``, at every line break (headings, list items).
+SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
+
+
+def sentence_spans(text: str, lines: bool = False) -> list[tuple[int, int]]:
+    """The one sentence splitter: (start, end) of each sentence, end-to-end over ``text`` (the
+    whitespace after a sentence stays with it), empty ones left out."""
+    breaks = re.compile(SENTENCE_END.pattern + (r"|\n" if lines else r"|\n\s*\n"))
+    ends = [m.end() for m in breaks.finditer(text)]
+    spans, start = [], 0
+    for end in [*ends, len(text)]:
+        if end > start and text[start:end].strip():
+            spans.append((start, end))
+        start = max(start, end)
+    return spans
+
+
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n{2,}", text) if s.strip()]
+    return [text[a:b].strip() for a, b in sentence_spans(text)]

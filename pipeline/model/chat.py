@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
-import email.utils
 import hashlib
 import importlib.util
 import json
 import os
-import random
 import re
 import signal
 import socket
@@ -39,12 +37,13 @@ from typing import Any, TypeVar
 
 import openai
 from pydantic import BaseModel, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import Retrying
 
+from pipeline import retry
 from pipeline.errors import BudgetExhausted, ModelUnavailable, RequestFailed
 from pipeline.workspace.models import ModelSettings, Usage
 from pipeline.store import Store, cache_key
-from pipeline.workspace.urls import scrub_url, url_problem  # noqa: F401 (url_problem: the CLI's)
+from pipeline.workspace.urls import scrub_url
 
 EMBEDDED_MODEL = "smollm2-135m-instruct"
 SHIPPED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -437,18 +436,7 @@ def retry_after(exc: BaseException | None) -> float | None:
             return float(ms) / 1000
         except ValueError:
             pass
-    return parse_retry_after(headers.get("retry-after"))
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """A Retry-After header's seconds: a number, or an HTTP date from now."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else None
+    return retry.parse_retry_after(headers.get("retry-after"))
 
 
 def request_params(config: ModelConfig, messages: list[dict[str, str]], max_tokens: int,
@@ -502,14 +490,15 @@ class Chat:
         self._asked: dict[str, int] = {}  # outside any job_scope
         self._asked_lock = threading.Lock()
 
-    def _wait(self, state: RetryCallState) -> float:
-        exp = self.config.backoff * 2 ** (state.attempt_number - 1)
-        delay = random.uniform(0, min(exp, 60))  # full jitter
-        failure = state.outcome.exception() if state.outcome else None
+    def answer_from(self, answers: dict[str, dict[str, Any]], discount: float = 1.0) -> None:
+        """Batch mode: take replies from ``answers`` (by cache key, filled as batches finish)
+        instead of sending requests; a request with no answer yet is Deferred. ``discount``
+        scales what the answers cost (the Batch API's price)."""
+        self.answers, self.discount = answers, discount
+
+    def _observe(self, failure: BaseException | None) -> None:
         if isinstance(failure, openai.APIStatusError):
             self.reached = True
-        asked = retry_after(failure)
-        return max(delay, min(asked, 300)) if asked is not None else delay
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int, schema: dict | None = None) -> Reply:
         params = request_params(self.config, messages, max_tokens, schema)
@@ -596,8 +585,7 @@ class Chat:
 
     def retrying(self) -> Retrying:
         """Transport retries: retryable errors only, jittered exponential backoff, Retry-After honoured."""
-        return Retrying(retry=retry_if_exception(_retryable), stop=stop_after_attempt(self.config.max_retries + 1),
-                        wait=self._wait, reraise=True)
+        return retry.retrying(_retryable, self.config.max_retries + 1, self.config.backoff, retry_after, self._observe)
 
     def _keep(self, params: dict[str, Any], key: str | None, reply: Reply) -> None:
         """Cache a complete reply and log the call."""

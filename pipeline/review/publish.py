@@ -17,18 +17,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import random
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from pipeline.errors import PublishUnavailable
 from pipeline.review.export import document, pieces
-from pipeline.model.chat import parse_retry_after, scrub_url
+from pipeline.retry import parse_retry_after, retrying
+from pipeline.workspace.urls import scrub_url
 from pipeline.review.decisions import Decision
 from pipeline.runs.artifacts import Run
 from pipeline.store import Store
@@ -80,12 +79,6 @@ def publish(run: Run, decisions: dict[str, Decision], url: str, store: Store, to
     url, basic, ledger_url = endpoint(url)
     outcome = Outcome()
 
-    def wait(state: RetryCallState) -> float:
-        delay = random.uniform(0, min(backoff * 2 ** (state.attempt_number - 1), 60))
-        exc = state.outcome.exception() if state.outcome else None
-        asked = getattr(exc, "retry_after", None)
-        return max(delay, min(asked, 300)) if asked is not None else delay
-
     for draft in pieces(run, decisions, approved_only):
         if published(store, ledger_url, draft.id, draft.content_hash):
             outcome.unchanged.append(draft.id)
@@ -99,8 +92,7 @@ def publish(run: Run, decisions: dict[str, Decision], url: str, store: Store, to
             headers["Authorization"] = "Basic " + base64.b64encode(basic.encode("utf-8")).decode("ascii")
         request = urllib.request.Request(piece_url(url, draft.id), data=body, headers=headers, method="PUT")
         try:
-            for attempt in Retrying(retry=retry_if_exception(lambda e: isinstance(e, Retryable)),
-                                    stop=stop_after_attempt(max_retries + 1), wait=wait, reraise=True):
+            for attempt in retrying(lambda e: isinstance(e, Retryable), max_retries + 1, backoff):
                 with attempt:
                     status = _put(request, timeout)
         except Retryable as e:

@@ -54,7 +54,7 @@ def execute_batched(
     answers: dict[str, dict[str, Any]] = {}
     chats = {c.config.model: c for c in (chat, judge_chat) if c is not None}
     for c in chats.values():
-        c.answers, c.discount = answers, discount
+        c.answer_from(answers, discount)
     tries: dict[str, int] = {}
     pending = [job for job in plan.jobs if job.id not in done]
     try:

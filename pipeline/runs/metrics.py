@@ -24,22 +24,8 @@ from pipeline.runs.artifacts import Draft, RunResults, load_run
 
 SIMILAR = 0.6
 
-# Function words, left out of the similarity: two drafts alike in these are not alike.
-STOPWORDS = {
-    "en": set("""a an the and or but if then so of to in on at by for with from as is are was were be been being
-        it its this that these those you your yours we our us they them their he she his her i me my not no yes
-        can will would should could may might must do does did have has had than too very just also more most
-        all any each every some such what which who whom whose when where why how there here about into over
-        out up down off again only own same other get""".split()),
-    "fi": set("""ja tai mutta jos niin että kun kuin on ovat oli olivat olla ei en et emme ette eivät se ne tämä
-        nämä tuo nuo sinä te me he hän minä sinun teidän meidän heidän hänen minun myös vain jo vielä nyt
-        sitten kanssa ilman mukaan yli alle kaikki jokainen joka mikä kuka mitä miten miksi missä milloin
-        koska siis sekä eli voi voit voida saada tehdä""".split()),
-}
-
-
 def content_lemmas(value: str, language: str) -> frozenset[str]:
-    stop = STOPWORDS.get(language, set())
+    stop = text.STOP_WORDS.get(language, frozenset())
     return frozenset(lem for lem in text.lemma_set(text.tokens(value), language)
                      if lem not in stop and len(lem) > 2 and not lem.isdigit())
 

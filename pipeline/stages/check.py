@@ -180,7 +180,7 @@ def _present(toks: Sequence[text.Token], sentences: list[Sequence[text.Token]], 
     palveluun" is carried by "palveluun kuuluu myös huolto")."""
     if text.find_term_in(toks, term, language):
         return True
-    words = [w for w in text.tokens(term) if w.lower not in text.FUNCTION_WORDS.get(language, ()) and len(w.text) > 2]
+    words = [w for w in text.tokens(term) if w.lower not in text.STOP_WORDS.get(language, ()) and len(w.text) > 2]
     if not words:
         return False
     present = text.lemma_set(toks, language)  # cached per text: a quick no before the sentence-by-sentence search
@@ -254,7 +254,7 @@ class Claim:
 
 
 def _content(t: text.Token, language: str) -> frozenset[str]:
-    if t.lower in text.FUNCTION_WORDS.get(language, ()) or len(t.text) < 3:
+    if t.lower in text.STOP_WORDS.get(language, ()) or len(t.text) < 3:
         return frozenset()
     forms = lemma.lemmas(t.text, language) | {t.lower}
     return frozenset(f for f in forms if f not in CLAIM_STOP.get(language, ()) and len(f) > 2)
@@ -335,11 +335,11 @@ def _figure_context(value: str, f: numbers.Figure, language: str) -> frozenset[s
     ends = [i for i in (value.find(".", f.end), value.find("!", f.end), value.find("?", f.end)) if i >= 0]
     before, after = text.tokens(value[a:f.start]), text.tokens(value[f.end:min(ends, default=len(value))])
     near = [*before[-WINDOW:], *after[:WINDOW]]
-    words = {x for t in near if t.lower not in text.FUNCTION_WORDS.get(language, ()) and len(t.text) > 2
+    words = {x for t in near if t.lower not in text.STOP_WORDS.get(language, ()) and len(t.text) > 2
              for x in _noun_forms(t.text, language)}
     # and the words that frame it, function words too: "by the 5th" is "by the fifth"
     prev = [t.lower for t in before if t.lower not in ("the", "a", "an")][-1:]
-    nxt = [t for t in after if t.lower not in text.FUNCTION_WORDS.get(language, ())][:1]
+    nxt = [t for t in after if t.lower not in text.STOP_WORDS.get(language, ())][:1]
     words |= {f"<{w}" for w in prev} | {f">{x}" for t in nxt for x in _noun_forms(t.text, language)}
     return frozenset(words)
 
@@ -373,7 +373,7 @@ def _support_lemmas(support: str, language: str) -> frozenset[str]:
 @lru_cache(maxsize=256)
 def _offer_lemmas(company: str, offer: str, language: str) -> frozenset[str]:
     return frozenset(f for t in text.tokens(f"{company} {offer}") for f in lemma.lemmas(t.text, language)) - set(
-        text.FUNCTION_WORDS.get(language, ()))
+        text.STOP_WORDS.get(language, ()))
 
 
 def _ours(ctx: CheckContext, sentence: str) -> bool:
@@ -754,9 +754,13 @@ def check(ws: Workspace, job: Job, parts: dict[str, str], rules: list[Rule] = RU
     return evaluate(context(ws, job, parts), rules)
 
 
+def score(findings: Iterable[Finding]) -> int:
+    """A draft's score: 100 less each finding's penalty by level, never below 0."""
+    return max(0, 100 - sum(PENALTY[f.level] for f in findings))
+
+
 def evaluate(ctx: CheckContext, rules: list[Rule] = RULES) -> CheckResult:
     findings = apply_policy([f for rule in rules for f in rule(ctx)], ctx.policy)
-    score = max(0, 100 - sum(PENALTY[f.level] for f in findings))
     primary = ctx.reading.primary_step if ctx.body else None
-    return CheckResult(passed=not any(f.level == "error" for f in findings), score=score, findings=findings,
+    return CheckResult(passed=not any(f.level == "error" for f in findings), score=score(findings), findings=findings,
                        primary_step=primary)

@@ -51,28 +51,25 @@ def prompt_context(
 ) -> dict[str, Any]:
     seg, ch, lang = ws.segment(job.segment), ws.channel(job.channel), job.language
     core = ws.core
-    return {
-        "core": core,
-        "segment": seg,
-        "channel": ch,
-        "job": job,
-        "step": ws.ladder[job.step],
-        "ladder": ws.ladder,
-        "lang": lang,
-        "company": core.company,
-        "offer": core.offer[lang],
-        "core_sentence": core.core[lang],
-        "differentiators": core.differentiators.get(lang, []),
-        "proof_points": [
-            {"id": p.id, "claim": p.text(lang)} for p in core.proof_points
-        ],
-        "concepts": [
-            {"id": k.id, "name": k.name, "term": seg.vocabulary.concepts.get(k.id, k.name)} for k in core.key_concepts
-        ],
-        "call_to_action": ch.call_to_action.get(lang, ""),
-        "findings": findings or [],
-        "previous": previous or {},
-    }
+    return dict(templating.PromptContext(
+        core=core,
+        segment=seg,
+        channel=ch,
+        job=job,
+        step=ws.ladder[job.step],
+        ladder=ws.ladder,
+        lang=lang,
+        company=core.company,
+        offer=core.offer[lang],
+        core_sentence=core.core[lang],
+        differentiators=core.differentiators.get(lang, []),
+        proof_points=[{"id": p.id, "claim": p.text(lang)} for p in core.proof_points],
+        concepts=[{"id": k.id, "name": k.name, "term": seg.vocabulary.concepts.get(k.id, k.name)}
+                  for k in core.key_concepts],
+        call_to_action=ch.call_to_action.get(lang, ""),
+        findings=findings or [],
+        previous=previous or {},
+    ))
 
 
 def messages(ws: Workspace, job: Job, prompt: str, **extra: Any) -> list[dict[str, str]]:

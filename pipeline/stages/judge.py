@@ -12,13 +12,14 @@ result says which decided (``CheckResult.decided_by``).
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from pipeline.workspace import templating
-from pipeline.stages.check import PENALTY, STEP_FLOOR, STEP_HINTS
+from pipeline.stages.check import STEP_FLOOR, STEP_HINTS, score
 from pipeline.stages.classify import STEP_KEYS
 from pipeline.errors import RequestFailed
 from pipeline.model.chat import Chat, InvalidReply
@@ -45,7 +46,8 @@ def _norm(value: str) -> str:
     return re.sub(r"\s+", " ", value).strip().lower()
 
 
-_warned: set[tuple[str, str, tuple[str, ...]]] = set()
+_warned: OrderedDict[tuple[str, str, tuple[str, ...]], None] = OrderedDict()  # the latest WARNED_MAX warnings
+WARNED_MAX = 4096
 
 
 def verify(judgement: Judgement, draft: str, model: str) -> JudgeResult:
@@ -64,7 +66,9 @@ def verify(judgement: Judgement, draft: str, model: str) -> JudgeResult:
     if judgement.primary_step not in result.voided:
         result.primary_step = judgement.primary_step
     if result.invented and (model, body, tuple(result.invented)) not in _warned:  # once: batch mode replays jobs
-        _warned.add((model, body, tuple(result.invented)))
+        _warned[(model, body, tuple(result.invented))] = None
+        if len(_warned) > WARNED_MAX:
+            _warned.popitem(last=False)
         log.warning("judge %s quoted words the draft does not contain: %s; voided step(s) %s",
                     model, "; ".join(repr(q) for q in result.invented), result.voided)
     return result
@@ -90,18 +94,18 @@ def combine(rules: CheckResult, verdict: JudgeResult, step: int | None) -> Check
     if step is None or verdict.error or step not in verdict.step_scores:
         return rules.model_copy(update={"judge": verdict, "decided_by": "rules"})
     others = [f for f in rules.findings if f.rule != "ladder.step"]
-    score = verdict.step_scores[step]
-    judge_passed = score >= STEP_FLOOR
+    step_score = verdict.step_scores[step]
+    judge_passed = step_score >= STEP_FLOOR
     findings = list(others)
     if not judge_passed:
         findings.append(Finding(
             rule="judge.step", level="error",
             span=next(iter(verdict.evidence.get(verdict.primary_step or step, [])), None),
-            message=f"the judge ({verdict.model}) scores step {step} ({STEP_KEYS[step]}) at {score}"
+            message=f"the judge ({verdict.model}) scores step {step} ({STEP_KEYS[step]}) at {step_score}"
                     + (f"; it reads as step {verdict.primary_step}" if verdict.primary_step not in (None, step) else ""),
             fix=STEP_HINTS[step]))
     rules_passed = not any(f.level == "error" for f in others)
     passed = rules_passed and judge_passed
     decided_by = "rules and judge" if rules_passed == judge_passed else ("judge" if rules_passed else "rules")
-    return CheckResult(passed=passed, score=max(0, 100 - sum(PENALTY[f.level] for f in findings)),
+    return CheckResult(passed=passed, score=score(findings),
                        findings=findings, decided_by=decided_by, judge=verdict)

@@ -16,7 +16,6 @@ draft is in the fixed draft, or the fix is discarded and recorded as such (``los
 
 from __future__ import annotations
 
-import re
 
 from pipeline.lang import lemma, text
 from pipeline.stages.check import PLACEHOLDER, _present
@@ -24,7 +23,6 @@ from pipeline.stages.draft import ask, messages
 from pipeline.model.chat import Chat
 from pipeline.workspace.models import Attempt, Channel, Fix, Job, Part, Workspace
 
-SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
 
 
 def revise(ws: Workspace, job: Job, chat: Chat, previous: Attempt) -> Attempt:
@@ -119,8 +117,7 @@ def trim(value: str, part: Part, keep: list | None = None) -> str | None:
     """Whole sentences within the part's limits: sentences are dropped from the end, but never
     one that holds a required element (``keep``: tests on a text); None if it cannot fit."""
     keep = keep or []
-    starts = [0] + [m.end() for m in SENTENCE_END.finditer(value)]
-    sentences = [value[a:b] for a, b in zip(starts, starts[1:] + [len(value)]) if value[a:b].strip()]
+    sentences = [value[a:b] for a, b in text.sentence_spans(value)]
     must = [any(e(s) for e in keep) for s in sentences]
     kept = list(range(len(sentences)))
     for i in reversed(range(len(sentences))):

@@ -21,6 +21,7 @@ from pipeline.errors import Problem
 from pipeline.files import outside_workspace
 from pipeline.workspace import templating
 from pipeline.workspace.models import (
+    STEPS,
     ID_PATTERN,
     LANGUAGE_PATTERN,
     CampaignConfig,
@@ -187,7 +188,7 @@ PATTERN_MESSAGES = {
     ID_PATTERN: "'{}' is not a valid id: use lower-case letters, digits, '-' and '_'",
     LANGUAGE_PATTERN: "'{}' is not a language code: use two lower-case letters, e.g. en or fi",
 }
-STEP_NAMES = "1 awareness, 2 understanding, 3 relevance, 4 differentiation, 5 delivery"
+STEP_NAMES = ", ".join(f"{n} {key}" for n, key in STEPS.items())
 
 
 def _is_step(loc: Loc) -> bool:

@@ -6,7 +6,7 @@ error names the allowed values.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -170,9 +170,15 @@ class ChannelsFile(Strict):
 # --- the ladder -----------------------------------------------------------------------------
 
 
+# The five steps' keys: the one place they are named (the check, the reader, messages and
+# ladder.yaml's validation all read them from here).
+STEPS: dict[int, str] = {1: "awareness", 2: "understanding", 3: "relevance", 4: "differentiation", 5: "delivery"}
+StepKey = Literal[tuple(STEPS.values())]  # type: ignore[valid-type]
+
+
 class LadderStep(Strict):
     step: Step
-    key: Literal["awareness", "understanding", "relevance", "differentiation", "delivery"]
+    key: StepKey
     name: dict[Language, NonEmpty]
     job: dict[Language, NonEmpty] = Field(description="What a piece at this step must achieve.")
 
@@ -202,29 +208,46 @@ class Price(Strict):
     output: float = Field(ge=0)
 
 
+def setting(default: Any = None, *, env: str | None = None, flag: str | bool = False, **field: Any) -> Any:
+    """A model setting, declared once: its default and rules (ladder.yaml's ``model:``), its
+    environment variable and its command-line flag (True: ``--<name>``). ``settings.py`` reads
+    the flags and environment from here; the tests' hermetic fixture and docs/settings.md are
+    made from it, and a test holds the commands' options to it."""
+    extra = {k: v for k, v in (("env", env), ("flag", flag)) if v}
+    return Field(default, json_schema_extra=extra or None, **field)
+
+
 class ModelSettings(Strict):
-    base_url: str | None = None
-    model: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    gguf: str | None = None
-    temperature: float = Field(default=0.7, ge=0, le=2)
-    seed: int | None = None
-    timeout: float = Field(default=120, gt=0)
-    structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
-    max_retries: int = Field(default=4, ge=0, le=20, description="Transport retries per call.")
-    backoff: float = Field(default=1.0, ge=0, description="Base of the exponential backoff, seconds.")
-    reasks: int = Field(default=2, ge=0, le=10, description="Re-asks after a reply that does not validate.")
-    concurrency: int = Field(default=4, ge=1, le=256, description="Requests in flight at once (the embedded "
-                             "model takes one at a time).")
-    requests_per_minute: int | None = Field(default=None, gt=0, description="Client-side request limit.")
-    tokens_per_minute: int | None = Field(default=None, gt=0, description="Client-side token limit (estimated).")
-    judge_model: str | None = Field(default=None, description="A capable model at the same endpoint that also "
-                                    "judges each draft's ladder step (optional; the rules always run).")
-    prices: dict[str, Price] = Field(default={}, description="Prices per model, over the shipped table "
-                                     "(pipeline/model/prices.yaml); a name matches itself and its dated versions.")
-    max_tokens_total: int | None = Field(default=None, gt=0, description="Stop a run before it spends more tokens.")
-    max_cost: float | None = Field(default=None, gt=0, description="Stop a run before it spends more (USD).")
-    batch_poll: float = Field(default=30, ge=0, description="Seconds between polls of a batch (--batch).")
+    base_url: str | None = setting(flag=True, env="LADDER_BASE_URL", description="OpenAI-compatible endpoint; none: the "
+                                   "embedded model.")
+    model: str | None = setting(flag=True, env="LADDER_MODEL", description="Model name at the endpoint.")
+    api_key_env: str = setting("OPENAI_API_KEY", description="The environment variable that holds the API key "
+                               "(LADDER_API_KEY wins over it).")
+    gguf: str | None = setting(flag=True, env="LADDER_GGUF", description="A GGUF file for the embedded model.")
+    temperature: float = setting(0.7, flag=True, env="LADDER_TEMPERATURE", ge=0, le=2, description="Sampling temperature.")
+    seed: int | None = setting(flag=True, env="LADDER_SEED", description="Sampling seed, where the endpoint supports one.")
+    timeout: float = setting(120, env="LADDER_TIMEOUT", gt=0, description="Seconds a request may take.")
+    structured_output: Literal["json_schema", "json_object", "none"] = setting(
+        "json_schema", description="How replies are asked to be JSON.")
+    max_retries: int = setting(4, env="LADDER_MAX_RETRIES", ge=0, le=20, description="Transport retries per call.")
+    backoff: float = setting(1.0, env="LADDER_BACKOFF", ge=0, description="Base of the exponential backoff, seconds.")
+    reasks: int = setting(2, env="LADDER_REASKS", ge=0, le=10,
+                          description="Re-asks after a reply that does not validate.")
+    concurrency: int = setting(4, flag=True, env="LADDER_CONCURRENCY", ge=1, le=256, description="Requests in flight at once "
+                               "(the embedded model takes one at a time).")
+    requests_per_minute: int | None = setting(env="LADDER_RPM", flag="--rpm", gt=0,
+                                              description="Client-side request limit.")
+    tokens_per_minute: int | None = setting(env="LADDER_TPM", flag="--tpm", gt=0,
+                                            description="Client-side token limit (estimated).")
+    judge_model: str | None = setting(flag=True, env="LADDER_JUDGE_MODEL", description="A capable model at the same endpoint "
+                                      "that also judges each draft's ladder step (optional; the rules always run).")
+    prices: dict[str, Price] = setting({}, description="Prices per model, over the shipped table "
+                                       "(pipeline/model/prices.yaml); a name matches itself and its dated versions.")
+    max_tokens_total: int | None = setting(flag=True, env="LADDER_MAX_TOKENS_TOTAL", gt=0,
+                                           description="Stop a run before it spends more tokens.")
+    max_cost: float | None = setting(flag=True, env="LADDER_MAX_COST", gt=0, description="Stop a run before it spends more (USD).")
+    batch_poll: float = setting(30, flag=True, env="LADDER_BATCH_POLL", ge=0,
+                                description="Seconds between polls of a batch (--batch).")
 
     @field_validator("base_url")
     @classmethod

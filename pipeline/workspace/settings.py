@@ -17,27 +17,18 @@ from pipeline.errors import InvalidWorkspace, Problem
 from pipeline.workspace.load import CONFIG_FILE
 from pipeline.workspace.models import ModelSettings
 
-# the environment variable of each setting that has one
-ENV = {
-    "base_url": "LADDER_BASE_URL",
-    "model": "LADDER_MODEL",
-    "gguf": "LADDER_GGUF",
-    "temperature": "LADDER_TEMPERATURE",
-    "seed": "LADDER_SEED",
-    "timeout": "LADDER_TIMEOUT",
-    "max_retries": "LADDER_MAX_RETRIES",
-    "backoff": "LADDER_BACKOFF",
-    "reasks": "LADDER_REASKS",
-    "judge_model": "LADDER_JUDGE_MODEL",
-    "concurrency": "LADDER_CONCURRENCY",
-    "requests_per_minute": "LADDER_RPM",
-    "tokens_per_minute": "LADDER_TPM",
-    "max_tokens_total": "LADDER_MAX_TOKENS_TOTAL",
-    "max_cost": "LADDER_MAX_COST",
-    "batch_poll": "LADDER_BATCH_POLL",
-}
-# flags not spelled --<setting-name>
-FLAGS = {"requests_per_minute": "--rpm", "tokens_per_minute": "--tpm"}
+
+def _declared(key: str) -> dict[str, str]:
+    return {name: extra[key] for name, f in ModelSettings.model_fields.items()
+            if isinstance(extra := f.json_schema_extra, dict) and key in extra}
+
+
+# the environment variable of each setting that has one, and the flags not spelled --<name>:
+# both read from ModelSettings, where each setting is declared
+ENV = _declared("env")
+FLAGS = {name: flag if isinstance(flag, str) else "--" + name.replace("_", "-") for name, flag in _declared("flag").items()}
+# what else ladder reads from the environment (credentials, logging, the lemmatiser)
+OTHER_ENV = ("LADDER_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "LADDER_LOG_FORMAT", "LADDER_VOIKKO")
 # settings whose value a message may repeat (a URL may carry credentials, so not those)
 NUMBERS = {"temperature", "seed", "timeout", "max_retries", "backoff", "reasks", "concurrency", "requests_per_minute",
            "tokens_per_minute", "max_tokens_total", "max_cost", "batch_poll"}
@@ -71,3 +62,14 @@ def effective_settings(
             else:  # pragma: no cover - ladder.yaml's own values were validated when it was loaded
                 problems.append(Problem(CONFIG_FILE, None, f"model.{'.'.join(map(str, err['loc']))}", message))
         raise InvalidWorkspace(problems) from None
+
+
+def reference() -> str:
+    """docs/settings.md's table: every model setting, its default, variable and flag."""
+    rows = ["| ladder.yaml `model:` | default | environment | flag | what it does |", "|---|---|---|---|---|"]
+    for name, f in ModelSettings.model_fields.items():
+        default = "" if f.default in (None, {}) else f"`{f.default}`"
+        env = f"`{ENV[name]}`" if name in ENV else ""
+        flag = f"`{FLAGS[name]}`" if name in FLAGS else ""
+        rows.append(f"| `{name}` | {default} | {env} | {flag} | {f.description or ''} |")
+    return "\n".join(rows) + "\n"

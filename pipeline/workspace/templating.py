@@ -19,32 +19,55 @@ from jinja2 import (FileSystemLoader, StrictUndefined, TemplateAssertionError, T
 from jinja2.defaults import DEFAULT_FILTERS as FILTERS
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from pipeline.workspace.models import Channel, CoreStatement, Finding, Job, Ladder, LadderStep, Segment
 
 # The prompts each language needs, under prompts/<lang>/.
 PROMPTS = ("system.j2", "draft.j2", "revise.j2")
 
+def model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = model_in(arg)
+        if found:
+            return found
+    return None
+
+
+class PromptContext(BaseModel):
+    """What a prompt may use: the one declaration. ``draft.prompt_context`` fills it for each
+    job, and the check for undeclared variables reads it (``PROMPT_CONTEXT``)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    core: CoreStatement
+    segment: Segment
+    channel: Channel
+    job: Job
+    step: LadderStep
+    ladder: Ladder
+    lang: Any
+    company: Any
+    offer: Any
+    core_sentence: Any
+    differentiators: Any
+    proof_points: Any
+    concepts: Any
+    call_to_action: Any
+    findings: list[Finding] = []
+    previous: Any = None
+
+
+def _checked(annotation: Any) -> Any:
+    """What ``undeclared`` checks a variable's attributes against: a model class (its fields),
+    a list of models, or None (not checked further)."""
+    return annotation if model_in(annotation) is not None else None
+
+
 # What a prompt may use: a model class (its fields are checked), a set of known keys, or None.
-PROMPT_CONTEXT: dict[str, Any] = {
-    "core": CoreStatement,
-    "segment": Segment,
-    "channel": Channel,
-    "job": Job,
-    "step": LadderStep,
-    "ladder": Ladder,
-    "lang": None,
-    "company": None,
-    "offer": None,
-    "core_sentence": None,
-    "differentiators": None,
-    "proof_points": None,
-    "concepts": None,
-    "call_to_action": None,
-    "findings": list[Finding],
-    "previous": None,
-}
+PROMPT_CONTEXT: dict[str, Any] = {name: _checked(f.annotation) for name, f in PromptContext.model_fields.items()}
 
 
 # What the optional judge prompt (prompts/<lang>/judge.j2) may use.
@@ -122,6 +145,13 @@ class BoundedSandbox(SandboxedEnvironment):
 
     intercepted_binops = frozenset(["**", "*", "%"])
 
+    def __init__(self, roots: tuple[Path, Path] | None = None, **options: Any):
+        super().__init__(**options)
+        self.ladder_roots = roots  # (workspace, shipped example): for showing paths to users
+        self.globals["range"] = _range
+        del self.globals["lipsum"]  # lipsum(10**9) would not end
+        self.filters.update({name: _bounded_filter(FILTERS[name]) for name in ("center", "indent", "format")})
+
     def call_binop(self, context, operator_: str, left, right):
         if operator_ == "**":
             if isinstance(right, int) and isinstance(left, int | float) and abs(left) > 1 and (
@@ -167,7 +197,8 @@ def _env(root: Path, folder: str) -> SandboxedEnvironment:
     from pipeline.files import example_dir
 
     dirs = [root / folder, example_dir() / folder]
-    env = BoundedSandbox(
+    return BoundedSandbox(
+        roots=(root, example_dir()),
         loader=WorkspaceLoader([str(d) for d in dirs if d.is_dir()]),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
@@ -175,11 +206,6 @@ def _env(root: Path, folder: str) -> SandboxedEnvironment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.ladder_roots = (root, example_dir())  # for showing paths to users
-    env.globals["range"] = _range
-    del env.globals["lipsum"]  # lipsum(10**9) would not end
-    env.filters.update({name: _bounded_filter(FILTERS[name]) for name in ("center", "indent", "format")})
-    return env
 
 
 def prompt_env(root: Path) -> SandboxedEnvironment:
@@ -280,16 +306,6 @@ def _first_unknown(tp: Any, attrs: list[str]) -> int | None:
             return None  # a property or method
         else:
             return i
-    return None
-
-
-def model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = model_in(arg)
-        if found:
-            return found
     return None
 
 
