@@ -32,12 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gate_drafts import GOOD, LANDLORDS  # noqa: E402
 
-from pipeline import text  # noqa: E402
-from pipeline.check import _present, check  # noqa: E402
-from pipeline.load import example_dir, load_workspace  # noqa: E402
-from pipeline.models import Attempt  # noqa: E402
-from pipeline.plan import plan  # noqa: E402
-from pipeline.revise import fix, lost_elements  # noqa: E402
+from pipeline.lang import text  # noqa: E402
+from pipeline.stages.check import _present, check  # noqa: E402
+from pipeline.files import example_dir
+from pipeline.workspace.load import load_workspace  # noqa: E402
+from pipeline.workspace.models import Attempt  # noqa: E402
+from pipeline.stages.plan import plan  # noqa: E402
+from pipeline.stages.revise import fix, lost_elements  # noqa: E402
 
 # Inserted sentences, one defect each, per class and language; {te}/{sina} pick the address.
 INSERTS = {

@@ -11,7 +11,7 @@ Beside it, in the same table: the rules-only reading (``classify_rules``) and a 
 list from the rubric. Then calibration (Brier, ECE, reliability), and the ``ladder.step`` gate
 simulated for every text × every target step 1–5 on out-of-fold probabilities.
 
-With ``--judge-model`` the optional LLM judge (``pipeline/judge.py``) reads every text and is
+With ``--judge-model`` the optional LLM judge (``pipeline/stages/judge.py``) reads every text and is
 scored with the same table (no training involved, so no folds).
 
 The self-written sets in bench/data are regression tests of particular signals (tests/), not
@@ -29,19 +29,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline import lemma  # noqa: E402
-from pipeline import reader_train as rt  # noqa: E402
-from pipeline.reader import MODEL_FILE  # noqa: E402
+from pipeline.lang import lemma  # noqa: E402
+from pipeline.stages import reader_train as rt  # noqa: E402
+from pipeline.stages.reader import MODEL_FILE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def judge_steps(rows: list[dict], model: str, base_url: str) -> np.ndarray:
     """The judge's primary step per text; its API key from LADDER_API_KEY, as for `ladder check`."""
-    from pipeline.judge import judge
-    from pipeline.llm import Chat, resolve_config
-    from pipeline.load import default_ladder
-    from pipeline.models import ModelSettings
+    from pipeline.stages.judge import judge
+    from pipeline.model.chat import Chat, resolve_config
+    from pipeline.workspace.load import default_ladder
+    from pipeline.workspace.models import ModelSettings
 
     ladder = default_ladder()
     config = resolve_config(ModelSettings(), {"base_url": base_url, "judge_model": model}).judge()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline import lemma, text  # noqa: E402
+from pipeline.lang import lemma, text  # noqa: E402
 
 
 def main() -> None:

@@ -38,11 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import openai  # noqa: E402
 
-from pipeline.draft import messages, parts_model  # noqa: E402
-from pipeline.llm import Chat, resolve_config  # noqa: E402
-from pipeline.load import example_dir, load_workspace  # noqa: E402
-from pipeline.models import ModelSettings  # noqa: E402
-from pipeline.plan import plan  # noqa: E402
+from pipeline.stages.draft import messages, parts_model  # noqa: E402
+from pipeline.model.chat import Chat, resolve_config  # noqa: E402
+from pipeline.files import example_dir
+from pipeline.workspace.load import load_workspace  # noqa: E402
+from pipeline.workspace.models import ModelSettings  # noqa: E402
+from pipeline.stages.plan import plan  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
 REPLY = json.dumps({"subject": "Lämpö", "preheader": "Ilman lainaa", "body": "Taloyhtiön lämmityskulut pienenevät.",

@@ -1,4 +1,4 @@
-"""Rebuild the learned ladder reader (``pipeline/reader_model.json``) from the real labelled copy.
+"""Rebuild the learned ladder reader (``pipeline/stages/reader_model.json``) from the real labelled copy.
 
     python bench/train_reader.py [--data PATH] [--out PATH] [--fold-cs-from-model]
 
@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline import reader_train as rt  # noqa: E402
-from pipeline.reader import MODEL_FILE, FeatureConfig  # noqa: E402
+from pipeline.stages import reader_train as rt  # noqa: E402
+from pipeline.stages.reader import MODEL_FILE, FeatureConfig  # noqa: E402
 
 CONFIG = FeatureConfig(buckets=1 << 14, lemmas=True, bigrams=False, chars=None, signals=True, rules=True,
                        shape=True, embed=1.0)

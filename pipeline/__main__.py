@@ -1,5 +1,5 @@
 """``python -m pipeline``: the ``ladder`` command."""
 
-from .cli import main
+from pipeline.cli.commands import main
 
 main(prog_name="ladder")

@@ -21,6 +21,12 @@ instead of submitting again.
 Call log: every request, cached or not, with its parameters, messages, reply, usage, duration,
 transport attempts, run and job. API keys are never part of a request's parameters and are never
 stored.
+
+All SQL lives here: the stages call ``Store``'s methods. The schema's version is SQLite's
+``PRAGMA user_version``; ``MIGRATIONS`` are applied in order, each in its own transaction, when a
+file is opened. Migration 1 is the schema ladder 0.1 created without a version, so a ``ladder.db``
+from before migrations (user_version 0 with ladder's tables) is recognised by its tables and
+stamped, not rebuilt. A file from a newer ladder (a higher version) is refused, not downgraded.
 """
 
 from __future__ import annotations
@@ -34,7 +40,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
+from pipeline.errors import CannotWrite, InvalidWorkspace, Problem
+from pipeline.files import writing
+
+# (name, SQL): append only, never edit one that has shipped.
+MIGRATIONS: list[tuple[str, str]] = [("initial: replies, calls, decisions, published, batches", """
 CREATE TABLE IF NOT EXISTS replies (
     key TEXT PRIMARY KEY,
     model TEXT NOT NULL,
@@ -95,21 +105,60 @@ CREATE TABLE IF NOT EXISTS batches (
     created_at REAL NOT NULL,
     closed_at REAL
 );
-"""
+""")]
+
+
+def _statements(sql: str) -> list[str]:
+    return [part.strip() for part in sql.split(";") if part.strip()]
+
+
+def _expected_columns(version: int) -> dict[str, set[str]]:
+    """Each of ladder's tables and its columns at schema ``version``."""
+    want = sqlite3.connect(":memory:")
+    try:
+        for _, sql in MIGRATIONS[:version]:
+            for statement in _statements(sql):
+                want.execute(statement)
+        tables = [r[0] for r in want.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: {r[1] for r in want.execute(f"PRAGMA table_info({t})")} for t in tables}
+    finally:
+        want.close()
 
 
 def _foreign_tables(db: sqlite3.Connection) -> str | None:
-    """Which of ladder's tables an existing file has with other columns (another program's
-    SQLite file), or None."""
-    want = sqlite3.connect(":memory:")
-    try:
-        want.executescript(SCHEMA)
-        tables = [r[0] for r in want.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        odd = [t for t in tables if not {r[1] for r in want.execute(f"PRAGMA table_info({t})")}
-               <= {r[1] for r in db.execute(f"PRAGMA table_info({t})")}]
-    finally:
-        want.close()
+    """Which of ladder's tables (as migration 1 made them: the unversioned release's) an existing
+    file has with other columns (another program's SQLite file), or None."""
+    odd = [t for t, columns in _expected_columns(1).items()
+           if (have := {r[1] for r in db.execute(f"PRAGMA table_info({t})")}) and not columns <= have]
     return f"table(s) {', '.join(odd)} lack ladder's columns" if odd else None
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the file to the latest schema version, one named migration at a time. A file at
+    version 0 with ladder's tables (made before migrations) is checked by its tables first."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise _not_ours(path, f"schema version {version}, made by a newer ladder; this one knows up to "
+                              f"{len(MIGRATIONS)}: upgrade ladder")
+    if version == 0 and (wrong := _foreign_tables(db)):
+        raise _not_ours(path, wrong)
+    while version < len(MIGRATIONS):
+        db.execute("BEGIN IMMEDIATE")  # one process migrates; another waits, then finds it done
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version < len(MIGRATIONS):
+                for statement in _statements(MIGRATIONS[version][1]):
+                    db.execute(statement)
+                version += 1
+                db.execute(f"PRAGMA user_version = {version}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+def _not_ours(path: Path, why: str) -> InvalidWorkspace:
+    return InvalidWorkspace([Problem(str(path), None, "", f"not a ladder database ({why})")])
 
 
 def canonical(endpoint: str, params: dict[str, Any]) -> str:
@@ -127,8 +176,6 @@ class Store:
     (``ladder logs``) never blocks a run."""
 
     def __init__(self, path: Path):
-        from .write import CannotWrite, writing
-
         with writing(path):
             path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -138,8 +185,10 @@ class Store:
             self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-            wrong = _foreign_tables(self.db)
+            migrate(self.db, path)
+        except InvalidWorkspace:
+            self.db.close()
+            raise
         except sqlite3.DatabaseError as e:
             if self.db is not None:
                 self.db.close()
@@ -147,13 +196,12 @@ class Store:
                     why in str(e) for why in ("unable to open", "readonly", "full", "disk I/O", "locked")):
                 # a read-only folder, a folder named ladder.db, a full disk
                 raise CannotWrite(path, OSError(errno.ENOSPC if "full" in str(e) else errno.EACCES, str(e))) from e
-            wrong = str(e)  # garbage, or another program's SQLite file
-        if wrong:
-            from .load import InvalidWorkspace, Problem
+            raise _not_ours(path, str(e)) from None  # garbage, or another program's SQLite file
 
-            if self.db is not None:
-                self.db.close()
-            raise InvalidWorkspace([Problem(str(path), None, "", f"not a ladder database ({wrong})")]) from None
+    @property
+    def version(self) -> int:
+        with self.lock:
+            return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self.lock:
@@ -207,6 +255,57 @@ class Store:
             row = self.db.execute("SELECT id FROM batches WHERE run_id = ? AND model = ? AND closed_at IS NULL "
                                   "ORDER BY created_at LIMIT 1", (run_id, model)).fetchone()
         return row[0] if row else None
+
+    # --- review decisions (review/decisions.py) ---------------------------------------------
+
+    DECISION_COLUMNS = ("run_id", "draft_id", "decision", "comment", "content_hash", "inputs_hash", "source",
+                        "decided_at")
+
+    def add_decisions(self, rows: list[dict[str, Any]]) -> None:
+        """All or nothing, in one transaction."""
+        names = self.DECISION_COLUMNS
+        with self.lock:
+            self.db.execute("BEGIN")
+            try:
+                self.db.executemany(f"INSERT INTO decisions ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                                    [tuple(r[n] for n in names) for r in rows])
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """Every decision, oldest first."""
+        names = self.DECISION_COLUMNS
+        with self.lock:
+            rows = self.db.execute(f"SELECT {', '.join(names)} FROM decisions ORDER BY id").fetchall()
+        return [dict(zip(names, row)) for row in rows]
+
+    # --- the publish ledger (review/publish.py) ----------------------------------------------
+
+    def is_published(self, url: str, piece_id: str, content_hash: str) -> bool:
+        with self.lock:
+            return self.db.execute("SELECT 1 FROM published WHERE url = ? AND piece_id = ? AND content_hash = ?",
+                                   (url, piece_id, content_hash)).fetchone() is not None
+
+    def mark_published(self, url: str, piece_id: str, content_hash: str, run_id: str, status: int) -> None:
+        with self.lock:
+            self.db.execute("INSERT OR REPLACE INTO published VALUES (?, ?, ?, ?, ?, ?)",
+                            (url, piece_id, content_hash, run_id, status, time.time()))
+
+    # --- what estimates learn from the call log (runs/estimate.py) ---------------------------
+
+    def calibration_calls(self, model: str, limit: int = 500) -> tuple[list[tuple[str, int, int]], int, int]:
+        """This model's latest calls that reached the endpoint (messages JSON, prompt and
+        completion tokens), and its count of calls and of distinct jobs, cached or not."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT messages, prompt_tokens, completion_tokens FROM calls WHERE model = ? AND cached = 0 "
+                "AND error IS NULL AND prompt_tokens > 0 ORDER BY id DESC LIMIT ?", (model, limit)).fetchall()
+            calls, jobs = self.db.execute(
+                "SELECT count(*), count(DISTINCT coalesce(run_id, '') || '/' || job_id) FROM calls "
+                "WHERE model = ? AND job_id IS NOT NULL", (model,)).fetchone()
+        return rows, calls, jobs
 
     def __enter__(self) -> Store:
         return self

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline import lemma
+from pipeline.lang import lemma
+from pipeline.workspace import settings
 from pipeline.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -17,10 +18,7 @@ SECRET = "sk-test-5ecret-never-written-anywhere"
 @pytest.fixture(autouse=True)
 def hermetic(monkeypatch, tmp_path):
     """No key, endpoint or model from the developer's environment leaks into a test."""
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LADDER_API_KEY", "LADDER_BASE_URL", "LADDER_MODEL",
-                "LADDER_GGUF", "LADDER_SEED", "LADDER_TEMPERATURE", "LADDER_TIMEOUT", "LADDER_MAX_RETRIES",
-                "LADDER_BACKOFF", "LADDER_REASKS", "LADDER_JUDGE_MODEL", "LADDER_CONCURRENCY", "LADDER_RPM", "LADDER_TPM",
-                "LADDER_MAX_TOKENS_TOTAL", "LADDER_MAX_COST", "LADDER_BATCH_POLL"):
+    for var in (*settings.ENV.values(), *settings.OTHER_ENV):  # every variable ladder reads, from its declaration
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LADDER_BACKOFF", "0.01")  # retries in tests wait milliseconds
     monkeypatch.chdir(tmp_path)
@@ -62,13 +60,9 @@ needs_voikko = pytest.mark.skipif(lemma.backend("fi") != "voikko",
 def no_voikko(monkeypatch):
     """Run as on a machine without Voikko."""
     monkeypatch.setenv("LADDER_VOIKKO", "0")
-    monkeypatch.setattr(lemma, "_voikko", None)
-    monkeypatch.setattr(lemma, "_voikko_error", None)
-    lemma._lemmas.cache_clear()
-    lemma._features.cache_clear()
+    lemma.reset()
     yield
-    lemma._lemmas.cache_clear()
-    lemma._features.cache_clear()
+    lemma.reset()  # the next test finds Voikko again
 
 
 def run_dirs(workspace: Path) -> list[Path]:

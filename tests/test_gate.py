@@ -4,12 +4,12 @@ compound forms included; levels as a workspace policy; fixes that never break a 
 import pytest
 
 from conftest import make_workspace, needs_voikko
-from pipeline.check import CheckContext, check, claims, evaluate, roles, tone, value_drivers
-from pipeline.load import load_workspace
-from pipeline.models import Attempt
-from pipeline.numbers import figures
-from pipeline.plan import plan
-from pipeline.revise import fix, lost_elements
+from pipeline.stages.check import CheckContext, check, claims, evaluate, roles, tone, value_drivers
+from pipeline.workspace.load import load_workspace
+from pipeline.workspace.models import Attempt
+from pipeline.stages.numbers import figures
+from pipeline.stages.plan import plan
+from pipeline.stages.revise import fix, lost_elements
 
 MORE = {
     "segments/isannoitsijat.yaml": """\

@@ -155,7 +155,7 @@ def test_resume_accepts_only_a_run_id_of_this_workspace_and_holds_its_lock(ws, t
     linked = invoke("run", "-w", str(other), "--resume", "linked", "--base-url", "http://127.0.0.1:9/v1", "--model", "m")
     assert linked.exit_code == 2 and "no run 'linked'" in linked.stderr
     assert {p: p.read_bytes() for p in a_run.rglob("*") if p.is_file()} == before  # A untouched
-    from pipeline.write import workspace_lock
+    from pipeline.files import workspace_lock
 
     with workspace_lock(other / "outputs", "test"):  # the resumed run takes this workspace's lock
         busy = invoke("run", "-w", str(other), "--resume", a_run.name, "--base-url", "http://127.0.0.1:9/v1",

@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import needs_voikko
-from pipeline import lemma, text
+from pipeline.lang import lemma, text
 
 FI = [("asiakkaillemme", "asiakas"), ("palveluistamme", "palvelu"), ("taloyhtiöille", "taloyhtiö"),
       ("lämmityskulujen", "lämmityskulu"), ("isännöitsijöille", "isännöitsijä"), ("halvin", "halpa")]

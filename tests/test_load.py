@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from conftest import make_workspace
-from pipeline.load import YamlError, load_workspace, parse_yaml
+from pipeline.workspace.load import YamlError, load_workspace, parse_yaml
 
 SHEET = [
     {"id": "shops", "name": "Shop owners", "language": "en", "role": "prospect", "current_step": "2",

@@ -8,8 +8,9 @@ import pytest
 from pydantic import BaseModel
 
 from openai_server import ScriptedOpenAI, fill
-from pipeline.llm import Chat, InvalidReply, ModelConfig, RequestFailed, resolve_config, retry_after
-from pipeline.models import ModelSettings
+from pipeline.errors import RequestFailed
+from pipeline.model.chat import Chat, InvalidReply, ModelConfig, resolve_config, retry_after
+from pipeline.workspace.models import ModelSettings
 
 
 class Parts(BaseModel):

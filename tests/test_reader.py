@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from openai_server import ScriptedOpenAI
-from pipeline import reader, reader_train
-from pipeline.classify import classify, classify_rules
+from pipeline.stages import reader, reader_train
+from pipeline.stages.classify import classify, classify_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = reader_train.real_data_path()

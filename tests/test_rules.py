@@ -4,9 +4,9 @@ passing and a failing draft, in English and Finnish, on the test workspace."""
 import pytest
 
 from conftest import make_workspace, needs_voikko
-from pipeline.check import borrowed_voice, check, claims, core_concepts, roles, tone
-from pipeline.load import load_workspace
-from pipeline.plan import plan
+from pipeline.stages.check import borrowed_voice, check, claims, core_concepts, roles, tone
+from pipeline.workspace.load import load_workspace
+from pipeline.stages.plan import plan
 
 MORE_SEGMENTS = {
     "segments/isannoitsijat.yaml": """\

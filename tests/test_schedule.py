@@ -9,7 +9,7 @@ import time
 
 from conftest import REPO, run_dirs
 from openai_server import ScriptedOpenAI, fill
-from pipeline.write import workspace_lock
+from pipeline.files import workspace_lock
 from test_run import good
 from test_scale import EN, many_segments
 

@@ -1,0 +1,1 @@
+"""What reviewers work from after a run: decisions, the HTML report, export and publish."""

@@ -1,0 +1,196 @@
+"""Stage 7, write: outputs/<run-id>/ with a file per draft, manifest.json and run_results.json.
+
+The manifest says what was planned (inputs' hashes, model and parameters, prompt and template
+hashes, jobs); run_results says what happened per job. Both carry a schema version and are
+written atomically; run_results is rewritten after every job, so an interrupted run still
+leaves a complete, readable file with the unfinished jobs marked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline.files import atomic_write, writing
+from pipeline import __version__
+from pipeline.lang import lemma
+from pipeline.runs import artifacts
+from pipeline.runs.artifacts import JobRecord, Manifest, ResultRow, RunResults
+from pipeline.workspace import templating
+from pipeline.workspace.models import Job, JobResult, Plan, Usage, Workspace
+
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable by time, unique without coordination: 20261123T143100Z-3fa9c1."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def template_hashes(ws: Workspace, plan: Plan) -> dict[str, dict[str, str]]:
+    prompts, layouts = templating.prompt_env(ws.root), templating.layout_env(ws.root)
+    used_prompts = sorted({f"{j.language}/{p}" for j in plan.jobs for p in templating.PROMPTS})
+    used_layouts = sorted({ws.channel(j.channel).template for j in plan.jobs})
+    return {
+        "prompts": {n: _sha(templating.source_of(prompts, n)[0]) for n in used_prompts},
+        "templates": {n: _sha(templating.source_of(layouts, n)[0]) for n in used_layouts},
+    }
+
+
+def job_inputs_hash(ws: Workspace, job: Job) -> str:
+    """What a job's draft depends on: its segment, channel, the core statement, its ladder step,
+    the campaign settings, and the prompts and layout it renders. A reviewer's approval holds
+    while this is unchanged."""
+    prompts, layouts = templating.prompt_env(ws.root), templating.layout_env(ws.root)
+    channel = ws.channel(job.channel)
+    data = {
+        "job": job.model_dump(),
+        "segment": ws.segment(job.segment).model_dump(mode="json"),
+        "channel": channel.model_dump(mode="json"),
+        "core": ws.core.model_dump(mode="json"),
+        "step": ws.ladder[job.step].model_dump(mode="json"),
+        "revise_rounds": ws.config.revise_rounds,
+        "prompts": [templating.source_of(prompts, f"{job.language}/{p}")[0] for p in templating.PROMPTS],
+        "layout": templating.source_of(layouts, channel.template)[0],
+    }
+    return _sha(json.dumps(data, sort_keys=True, ensure_ascii=False))
+
+
+def manifest(ws: Workspace, plan: Plan, run_id: str, model: dict[str, Any], arguments: dict[str, Any]) -> Manifest:
+    return Manifest(
+        ladder_version=__version__,
+        run_id=run_id,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        campaign=ws.config.campaign,
+        arguments=arguments,
+        model=model,
+        revise_rounds=ws.config.revise_rounds,
+        inputs=ws.input_hashes,
+        **template_hashes(ws, plan),
+        ladder=_sha(ws.ladder.model_dump_json()),
+        lemmatizers={lang: lemma.backend(lang) for lang in sorted({s.language for s in ws.segments})},
+        jobs=plan.jobs,
+        skipped=plan.skipped,
+    )
+
+
+def summarise(results: list[JobResult], seconds: float) -> dict[str, Any]:
+    usage = [r.usage for r in results]
+    return {
+        "jobs": len(results),
+        "passed": sum(r.status == "passed" for r in results),
+        "failed": sum(r.status == "failed" for r in results),
+        "errors": sum(r.status == "error" for r in results),
+        "skipped": sum(r.status == "skipped" for r in results),
+        "not_run": sum(r.status in ("pending", "interrupted") for r in results),
+        "revised": sum(len(r.attempts) > 1 for r in results),
+        "model_calls": sum(a.model_calls for r in results for a in r.attempts),
+        "prompt_tokens": sum(u.prompt_tokens for u in usage),
+        "completion_tokens": sum(u.completion_tokens for u in usage),
+        "cost_usd": _total_cost(usage),
+        "seconds": round(seconds, 2),
+    }
+
+
+def _total_cost(usage: list[Usage]) -> float | None:
+    """USD, rounded to a millionth; None when a model without a price was used."""
+    costs = [u.cost_usd for u in usage]
+    return None if None in costs else round(sum(costs), 6)
+
+
+class RunWriter:
+    """Writes a run's files as jobs finish. run_results.json is rewritten at most every
+    ``interval`` seconds while running (the per-job files are the record of what finished;
+    a resumed run reads them) and always at the end."""
+
+    def __init__(self, out_dir: Path, run_id: str, manifest_data: Manifest | None, plan: Plan, interval: float = 1.0):
+        self.dir = out_dir
+        self.run_id = run_id
+        self.started_at = datetime.now(UTC)
+        self.interval, self.last_write = interval, 0.0
+        self.results: dict[str, JobResult] = {j.id: JobResult(job=j, status="pending") for j in plan.jobs}
+        if manifest_data is not None:  # a resumed run keeps its manifest
+            artifacts.write(self.dir / "manifest.json", manifest_data)
+        self.write_results("running")
+
+    def restore(self, result: JobResult) -> None:
+        """A job a resumed run finished before."""
+        self.results[result.job.id] = result
+
+    def job_done(self, result: JobResult, rendered: str | None, suffix: str) -> None:
+        """Write a finished job's files; only once they are written does run_results count it."""
+        job = result.job
+        base = self.dir / job.segment / job.channel
+        if rendered is not None:
+            result.output = f"{job.segment}/{job.channel}{suffix}"
+            result.content_hash = _sha(rendered)
+            with writing(base.with_suffix(suffix)):
+                atomic_write(base.with_suffix(suffix), rendered, sync=False)
+        with writing(base.with_suffix(".json")):
+            artifacts.write(base.with_suffix(".json"), self._job_record(result), sync=False)
+        self.results[job.id] = result
+        if time.monotonic() - self.last_write >= self.interval:
+            self.write_results("running")
+
+    @staticmethod
+    def _job_record(r: JobResult) -> JobRecord:
+        return JobRecord(job=r.job, status=r.status, note=r.note, inputs_hash=r.inputs_hash, output=r.output,
+                         content_hash=r.content_hash, chosen_attempt=r.chosen, attempts=r.attempts)
+
+    def write_results(self, status: str) -> RunResults:
+        now = datetime.now(UTC)
+        results = list(self.results.values())
+        data = RunResults(
+            ladder_version=__version__,
+            run_id=self.run_id,
+            status=status,
+            started_at=self.started_at.isoformat(timespec="seconds"),
+            updated_at=now.isoformat(timespec="seconds"),
+            summary=summarise(results, (now - self.started_at).total_seconds()),
+            results=[
+                ResultRow(
+                    job_id=r.job.id,
+                    segment=r.job.segment,
+                    channel=r.job.channel,
+                    language=r.job.language,
+                    step=r.job.step,
+                    kind=r.job.kind,
+                    status=r.status,
+                    note=r.note,
+                    inputs_hash=r.inputs_hash,
+                    output=r.output,
+                    content_hash=r.content_hash,
+                    primary_step=r.best.check.primary_step if r.best and r.best.check else None,
+                    chosen_attempt=r.chosen,
+                    attempts=len(r.attempts),
+                    score=r.best.check.score if r.best and r.best.check else None,
+                    findings=[f.model_dump(exclude_none=True)
+                              for f in (r.best.check.findings if r.best and r.best.check else [])],
+                    errors=[a.error for a in r.attempts if a.error],
+                    usage=r.usage,
+                    model_calls=sum(a.model_calls for a in r.attempts),
+                    seconds=round(r.seconds, 3),
+                )
+                for r in results
+            ],
+        )
+        artifacts.write(self.dir / "run_results.json", data)
+        self.last_write = time.monotonic()
+        return data
+
+    def finish(self, interrupted: bool = False, reason: str = "interrupted") -> RunResults:
+        """The final results; an interrupted run marks each unfinished job with why it did not run."""
+        if interrupted:
+            for job_id, r in self.results.items():
+                if r.status == "pending":
+                    self.results[job_id] = r.model_copy(update={"status": "interrupted", "note": f"not run: {reason}"})
+        return self.write_results("interrupted" if interrupted else "complete")

@@ -1,0 +1,241 @@
+"""The learned ladder reader: per-step probabilities weighed from the declarative signals.
+
+``classify`` finds the signals (``ladder_signals.yaml``) and their evidence spans; this module
+turns a text into a sparse feature vector and a small multinomial logistic regression, learned
+from real published copy by ``bench/train_reader.py``, turns that into calibrated per-step
+probabilities. Inference is plain Python over a committed JSON weights file
+(``reader_model.json``): no training library at run time.
+
+Features (all computed here, the same at training and run time):
+- ``sig``: each signal's hit count (log-scaled), named by language, step and signal name;
+- ``rule``: the rules' step strengths (0–1) and their primary step;
+- ``lem`` / ``bi``: lemma unigrams and bigrams (Voikko base forms in Finnish), hashed;
+- ``chr``: character 3–5-grams inside words, hashed;
+- ``shape``: length, questions, quotes, figures, 2nd- and 1st-person rates.
+
+Hashed features are stored as bucket numbers only (crc32 of the feature string modulo the
+table size), so the model file holds no words of the texts it was learned from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pipeline.lang import lemma, text
+
+MODEL_FILE = Path(__file__).parent / "reader_model.json"
+STEPS = (1, 2, 3, 4, 5)
+
+YOU = {"en": frozenset("you your yours you're you'll you've yourself".split()),
+       "fi": frozenset("sinä sinun sinulla sinulle sinua sinusta te teidän teillä teille teitä".split())}
+WE = {"en": frozenset("we our ours us we're we've".split()),
+      "fi": frozenset("me meidän meillä meille meitä meistä".split())}
+QUOTE = re.compile(r"[\"“”«»]")
+DIGIT = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """What goes into the vector; the trainer writes it into the model file."""
+
+    buckets: int = 1 << 14
+    lemmas: bool = True
+    bigrams: bool = True
+    chars: tuple[int, int] | None = (3, 5)
+    signals: bool = True
+    rules: bool = True
+    shape: bool = True
+    embed: float = 1.0  # scale of the WordLlama sentence vector; 0 = not used
+
+    def to_json(self) -> dict:
+        return {"buckets": self.buckets, "lemmas": self.lemmas, "bigrams": self.bigrams,
+                "chars": list(self.chars) if self.chars else None, "signals": self.signals,
+                "rules": self.rules, "shape": self.shape, "embed": self.embed}
+
+    @classmethod
+    def from_json(cls, d: dict) -> FeatureConfig:
+        return cls(buckets=d["buckets"], lemmas=d["lemmas"], bigrams=d["bigrams"],
+                   chars=tuple(d["chars"]) if d["chars"] else None, signals=d["signals"],
+                   rules=d["rules"], shape=d["shape"], embed=d.get("embed", 0.0))
+
+
+def _bucket(key: str, buckets: int) -> int:
+    return zlib.crc32(key.encode("utf-8")) % buckets
+
+
+def _l2(vec: dict, scale: float = 1.0) -> dict:
+    norm = math.sqrt(sum(v * v for v in vec.values()))
+    return {k: scale * v / norm for k, v in vec.items()} if norm else {}
+
+
+def _lemma(word: str, language: str) -> str:
+    forms = lemma.lemmas(word, language)
+    return min(forms, key=lambda f: (len(f), f)) if forms else word.lower()
+
+
+def features(body: str, language: str, cfg: FeatureConfig, rules) -> dict[str, float]:
+    """Named dense features (``sig:…``, ``rule:…``, ``shape:…``) and hashed ones (``h:<bucket>``).
+    ``rules``: the rules' (reading, raw strengths, hits), ``classify.rules_reading``: the reader
+    reads on top of the rules, so it takes their reading rather than importing them."""
+    out: dict[str, float] = {"bias": 1.0}
+    reading, raw, found = rules
+    if cfg.signals:
+        counts: dict[str, int] = {}
+        for h in found:
+            key = f"sig:{language}:{h.step}:{h.signal}"
+            counts[key] = counts.get(key, 0) + 1
+        for key, n in counts.items():
+            out[key] = math.log1p(n)
+    if cfg.rules:
+        for s in STEPS:
+            out[f"rule:{s}"] = reading.step_scores[s] / 100
+            out[f"rule_raw:{s}"] = min(raw[s], 4.0) / 4
+        out[f"rule_primary:{reading.primary_step}"] = 1.0
+    toks = text.tokens(body)
+    words = [t.lower for t in toks]
+    if cfg.shape:
+        n = max(len(words), 1)
+        out["shape:len"] = math.log1p(len(words)) / 6
+        out["shape:questions"] = math.log1p(body.count("?"))
+        out["shape:exclaims"] = math.log1p(body.count("!"))
+        out["shape:quotes"] = math.log1p(len(QUOTE.findall(body)))
+        out["shape:digits"] = math.log1p(len(DIGIT.findall(body))) / 3
+        out["shape:percent"] = math.log1p(body.count("%"))
+        out[f"shape:{language}:you"] = 10 * sum(w in YOU[language] for w in words) / n if language in YOU else 0.0
+        out[f"shape:{language}:we"] = 10 * sum(w in WE[language] for w in words) / n if language in WE else 0.0
+    hashed: dict[str, float] = {}
+    if cfg.lemmas or cfg.bigrams:
+        lems = [_lemma(w, language) for w in words]
+        block: dict[int, float] = {}
+        if cfg.lemmas:
+            for lem in lems:
+                b = _bucket(f"l|{language}|{lem}", cfg.buckets)
+                block[b] = block.get(b, 0.0) + 1.0
+        if cfg.bigrams:
+            for a, b_ in zip(lems, lems[1:]):
+                b = _bucket(f"b|{language}|{a}|{b_}", cfg.buckets)
+                block[b] = block.get(b, 0.0) + 1.0
+        for k, v in _l2({k: math.log1p(v) for k, v in block.items()}).items():
+            hashed[f"h:{k}"] = hashed.get(f"h:{k}", 0.0) + v
+    if cfg.chars:
+        lo, hi = cfg.chars
+        block = {}
+        for w in words:
+            padded = f" {w} "
+            for n_ in range(lo, hi + 1):
+                for i in range(len(padded) - n_ + 1):
+                    b = _bucket(f"c|{language}|{padded[i:i + n_]}", cfg.buckets)
+                    block[b] = block.get(b, 0.0) + 1.0
+        for k, v in _l2({k: math.log1p(v) for k, v in block.items()}).items():
+            hashed[f"h:{k}"] = hashed.get(f"h:{k}", 0.0) + v
+    out.update(hashed)
+    if cfg.embed:
+        vec = embedding(body)
+        if vec is not None:
+            out.update({f"emb:{i}": cfg.embed * float(v) for i, v in enumerate(vec)})
+    return out
+
+
+_wordllama = None
+_wordllama_error: str | None = None
+_wordllama_lock = threading.Lock()
+
+
+def embedding(body: str):
+    """WordLlama's 256-dimensional sentence vector (L2-normalised), or None without wordllama.
+    It loads offline from the weights inside its own wheel (``cache_dir`` = the package folder)."""
+    global _wordllama, _wordllama_error
+    with _wordllama_lock:
+        if _wordllama is None and _wordllama_error is None:
+            root = logging.getLogger()
+            handlers, level = list(root.handlers), root.level
+            try:
+                import wordllama
+                from wordllama import WordLlama
+
+                _wordllama = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+            except Exception as e:  # not installed, or its weights missing
+                _wordllama_error = f"{type(e).__name__}: {e}"
+            finally:  # wordllama calls logging.basicConfig(level=INFO) on import: every HTTP request
+                # of the run would be logged on stderr. Configuring logging is the application's call.
+                for handler in root.handlers[:]:
+                    if handler not in handlers:
+                        root.removeHandler(handler)
+                root.setLevel(level)
+    if _wordllama is None:
+        return None
+    vec = _wordllama.embed([body])[0]
+    norm = float((vec * vec).sum()) ** 0.5
+    return vec / norm if norm else vec
+
+
+class Model:
+    """A multinomial logistic regression over ``features``, with a temperature."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        self.cfg = FeatureConfig.from_json(data["features"])
+        self.temperature = float(data.get("temperature", 1.0))
+        self.weights: dict[str, list[float]] = data["weights"]  # feature → one weight per step
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> Model:
+        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def logits(self, feats: dict[str, float]) -> list[float]:
+        z = [0.0] * 5
+        w = self.weights
+        for k, v in feats.items():
+            row = w.get(k)
+            if row is not None:
+                for i in range(5):
+                    z[i] += row[i] * v
+        return z
+
+    def proba(self, feats: dict[str, float]) -> list[float]:
+        z = [x / self.temperature for x in self.logits(feats)]
+        m = max(z)
+        e = [math.exp(x - m) for x in z]
+        s = sum(e)
+        return [x / s for x in e]
+
+
+@lru_cache(maxsize=1)
+def model() -> Model | None:
+    return Model.load() if MODEL_FILE.exists() else None
+
+
+# --- the gate: when the check calls a draft's ladder step an error ----------------------------
+
+GATE_ERROR_BELOW = 0.75  # default; the shipped model carries the threshold picked on out-of-fold figures
+
+
+def gate(probabilities: dict[int, float], target: int, threshold: float | None = None) -> str | None:
+    """The level of the ``ladder.step`` finding for a draft with these step probabilities.
+
+    The ladder is cumulative (a piece that differentiates also says what the offer is and does),
+    so only falling short is a failure: ``error`` when the reader is confident (probability of
+    the steps below the target ≥ threshold) the draft reads below its target; ``warning`` when it
+    most likely reads two or more steps above (it skips steps the reader has not climbed);
+    ``suggestion`` when it most likely reads below but not confidently so; otherwise None.
+    """
+    if threshold is None:
+        m = model()
+        threshold = m.data.get("gate", {}).get("error_below", GATE_ERROR_BELOW) if m else GATE_ERROR_BELOW
+    below = sum(p for s, p in probabilities.items() if s < target)
+    primary = max(probabilities, key=lambda s: (probabilities[s], s))
+    if below >= threshold:
+        return "error"
+    if primary >= target + 2:
+        return "warning"
+    if primary < target:
+        return "suggestion"
+    return None

@@ -1,0 +1,45 @@
+"""Model settings are declared once (``ModelSettings`` in pipeline/workspace/models.py, each with
+its environment variable and flag): the flags, the environment, the docs and the tests' hermetic
+fixture follow that declaration, and this holds them to it.
+
+Regenerate docs/settings.md with: LADDER_UPDATE_README=1 python -m pytest tests/test_settings.py
+"""
+
+import os
+import re
+
+import click
+
+from conftest import REPO
+from pipeline.cli import main
+from pipeline.workspace import settings
+
+START = "<!-- settings: generated from ModelSettings; tests/test_settings.py keeps it in step -->"
+END = "<!-- /settings -->"
+
+
+def test_docs_settings_table_is_current():
+    doc = REPO / "docs" / "settings.md"
+    text = doc.read_text(encoding="utf-8")
+    block = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    fresh = f"{START}\n{settings.reference()}{END}"
+    if os.environ.get("LADDER_UPDATE_README"):
+        doc.write_text(block.sub(lambda m: fresh, text), encoding="utf-8")
+    assert block.search(text).group(0) == fresh, "run: LADDER_UPDATE_README=1 python -m pytest tests/test_settings.py"
+
+
+def test_every_declared_flag_is_an_option_of_run_naming_its_variable():
+    options = {opt: p for p in main.commands["run"].params if isinstance(p, click.Option) for opt in p.opts}
+    for name, flag in settings.FLAGS.items():
+        assert flag in options, f"{name}: `ladder run` has no {flag}"
+        assert options[flag].name == name, f"{flag} sets {options[flag].name}, not {name}"
+        if name in settings.ENV:
+            assert f"[env: {settings.ENV[name]}]" in (options[flag].help or ""), f"{flag}'s help does not name its variable"
+
+
+def test_every_variable_a_help_names_is_declared():
+    known = {*settings.ENV.values(), *settings.OTHER_ENV}
+    for command in main.commands.values():
+        for p in command.params:
+            for var in re.findall(r"\[env: ([A-Z_]+)\]", getattr(p, "help", None) or ""):
+                assert var in known, f"`ladder {command.name}` {p.opts}: {var} is not declared in ModelSettings"
