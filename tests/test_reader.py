@@ -129,7 +129,7 @@ def test_reading_leaves_the_applications_logging_alone():
     import subprocess
     import sys
 
-    code = ("import logging; from pipeline import reader; reader.embedding('Warm homes all winter.'); "
+    code = ("import logging; from pipeline.stages import reader; reader.embedding('Warm homes all winter.'); "
             "root = logging.getLogger(); print(len(root.handlers), root.level)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", str(logging.WARNING)]
