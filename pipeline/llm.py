@@ -41,6 +41,7 @@ import openai
 from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from . import privacy
 from .models import ModelSettings, Usage
 from .store import Store, cache_key
 from .urls import scrub_url, url_problem  # noqa: F401 (url_problem: the CLI's)
@@ -525,6 +526,7 @@ class Chat:
         return max(delay, min(asked, 300)) if asked is not None else delay
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int, schema: dict | None = None) -> Reply:
+        messages = privacy.scrub_messages(messages)  # personal data never reaches a model, the cache key or the log
         params = request_params(self.config, messages, max_tokens, schema)
         started = time.perf_counter()
         key = self._key(params) if self.store is not None or self.answers is not None else None

@@ -272,12 +272,19 @@ class Counts:
         _tone_counts(self.tone, doc, sents, self.language)
 
     def form(self, key: str) -> str:
+        """How the term reads: a single word in its base form (as the segment files write terms),
+        in the group's own capitals where it has them ("COP"); a phrase as the group most often says it."""
         forms = self.surface.get(key)
         if not forms:
             return key
         best = forms.most_common(1)[0][0]
-        return best if not best[:1].isupper() or best.isupper() else best[0].lower() + best[1:] \
-            if len(best) > 1 and not best[1:2].isupper() else best
+        if " " not in key:
+            if best.isupper() or any(c.isupper() for c in best[1:]):
+                return best  # COP, ESG
+            return best.lower() if self.language == "en" else key
+        if best[:1].isupper() and not best[1:2].isupper():
+            best = best[0].lower() + best[1:]
+        return best
 
 
 def count(docs: Iterable[str], language: str, anchors: dict[str, frozenset[str]] | None = None,
@@ -410,7 +417,7 @@ def analyse(group_docs: Callable[[], Iterable[str]], language: str, segment: str
     refs = {name: count(docs(), language, None, keep) for name, docs in (references or {}).items()}
     scores = score(group, list(refs.values()))
     ranked = sorted(((z, k) for k, (z, _) in scores.items() if z > 1.96 and group.df[k] >= 2), reverse=True)
-    terms = _dedupe([k for _, k in ranked], scores, top)
+    terms = _dedupe([k for _, k in ranked], scores, top, group.freq)
     concept_terms: dict[str, list[str]] = {}
     for cid, freq in group.concept_freq.items():
         n_c = sum(freq.values())
@@ -422,11 +429,11 @@ def analyse(group_docs: Callable[[], Iterable[str]], language: str, segment: str
             rest = group.freq[key] - y
             alpha_w = PRIOR * group.freq[key] / max(1, sum(group.freq.values()))
             _, z = log_odds(y, n_c, rest, n_rest, alpha_w, PRIOR)
-            if z > 1.0:
+            if z > 0.3:
                 # association with the concept, boosted by how much the term is the group's own
                 own = max(0.0, scores[key][0])
                 zs.append((z + 0.5 * math.log1p(own) + 0.3 * key.count(" "), key))
-        concept_terms[cid] = _dedupe([k for _, k in sorted(zs, reverse=True)], scores, concept_top)
+        concept_terms[cid] = _dedupe([k for _, k in sorted(zs, reverse=True)], scores, concept_top, freq)
     wanted = set(terms) | {k for ks in concept_terms.values() for k in ks}
     contexts = _contexts(group_docs(), language, wanted, keep)
 
@@ -440,21 +447,32 @@ def analyse(group_docs: Callable[[], Iterable[str]], language: str, segment: str
                     avoid=avoid, tone=tone_cues(group.tone, language))
 
 
-def _dedupe(keys: list[str], scores: dict[str, tuple[float, float]], top: int) -> list[str]:
-    """The best keys, dropping a unigram or bigram already inside a chosen longer n-gram whose
-    z is nearly as high, and a longer n-gram that adds nothing to a chosen shorter one."""
+def _dedupe(keys: list[str], scores: dict[str, tuple[float, float]], top: int,
+            freq: Counter | None = None) -> list[str]:
+    """The best keys, as phrases where the group says them as phrases: a longer n-gram that
+    holds a chosen shorter one and carries at least half of its uses takes its place ("radiator"
+    → "radiator network"); a shorter one inside a chosen longer one is kept only where the group
+    uses it mostly on its own (twice as often as the phrase)."""
+    freq = freq or Counter()
     chosen: list[str] = []
+
+    def inside(small: str, big: str) -> bool:
+        return small != big and f" {small} " in f" {big} "
+
     for k in keys:
-        padded = f" {k} "
-        if any(f" {c} ".find(padded) >= 0 or padded.find(f" {c} ") >= 0 for c in chosen):
-            # contained in, or containing, a chosen term: keep only if clearly stronger
-            if not all(scores[k][0] > 1.5 * scores[c][0] for c in chosen
-                       if f" {c} ".find(padded) >= 0 or padded.find(f" {c} ") >= 0):
-                continue
-        chosen.append(k)
-        if len(chosen) >= top:
-            break
-    return chosen
+        if k in chosen:
+            continue
+        if any(inside(k, c) and freq[k] < 2 * freq[c] for c in chosen):
+            continue
+        shorter = [c for c in chosen if inside(c, k) and freq[k] * 2 >= freq[c]]
+        if shorter:
+            at = chosen.index(shorter[0])
+            chosen[at] = k
+            chosen = [c for i, c in enumerate(chosen) if i == at or c not in shorter[1:]]
+            continue
+        if len(chosen) < top:
+            chosen.append(k)
+    return chosen[:top]
 
 
 def _contexts(docs: Iterable[str], language: str, wanted: set[str], keep: tuple[str, ...],
@@ -655,3 +673,13 @@ def apply(segment_path: Path, vocabulary: dict[str, Any], terms: list[str] | Non
         tmp.write_text(buf.getvalue(), encoding="utf-8")
         tmp.replace(segment_path)
     return added
+
+
+def report_html(analysis: Analysis, segment, core) -> str:
+    """The reviewer's page for a suggestion, in the house style of the run report (self-contained,
+    every text escaped)."""
+    from .report import _env
+
+    return _env().get_template("vocab.html.j2").render(
+        a=analysis, segment_name=segment.name, have={t.lower() for t in segment.vocabulary.use},
+        concept_names={k.id: k.name for k in core.key_concepts}, current=dict(segment.vocabulary.concepts))
