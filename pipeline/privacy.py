@@ -279,7 +279,9 @@ def _names(text: str, language: str, keep: frozenset[str], taken: list[tuple[int
         return (0 <= j < n and toks[j][0] not in names_at and capital[j] and kinds[j] is None
                 and re.fullmatch(r" ", text[toks[min(i, j)][1]:toks[max(i, j)][0]]) is not None
                 and free(toks[j][0], toks[j][1]) and not toks[j][2].isupper()
-                and toks[j][2].lower().rstrip(".") not in COMPANY_SUFFIX and _unknown_word(toks[j][2], language, 1e-5))
+                and toks[j][2].lower().rstrip(".") not in COMPANY_SUFFIX
+                # in Finnish a capital mid-sentence marks a proper noun: after a name, its family name
+                and ((language == "fi" and j == i + 1) or _unknown_word(toks[j][2], language, 1e-5)))
 
     for i, (a, b, w) in enumerate(toks):
         if a in names_at:
