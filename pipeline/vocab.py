@@ -319,7 +319,8 @@ def _bg_prob(key: str, language: str) -> float:
 def score(group: Counts, reference: list[Counts], min_count: int = 2) -> dict[str, tuple[float, float]]:
     """(z, δ) for each n-gram of ``group`` against the reference: the other groups' counts plus the
     general background, as expected counts of a corpus as large as the other groups' together
-    (or ten times the group's when it has none). The prior is the pooled distribution, α_0 = PRIOR."""
+    (or ten times the group's when it has none). The prior is the pooled distribution with
+    α_0 = min(PRIOR, the group's n-gram count): in a small sample it does not drown the evidence."""
     lang = group.language
     out: dict[str, tuple[float, float]] = {}
     for n in (1, 2, 3):
@@ -329,13 +330,14 @@ def score(group: Counts, reference: list[Counts], min_count: int = 2) -> dict[st
         ref_n = sum(r.tokens[n] for r in reference)
         bg_n = max(ref_n, 10 * n_i)
         n_j = ref_n + bg_n
+        alpha_0 = min(PRIOR, n_i)  # a prior never weightier than the group's own evidence
         for key, y_i in group.freq.items():
             if key.count(" ") != n - 1 or y_i < min_count:
                 continue
             y_ref = sum(r.freq.get(key, 0) for r in reference)
             y_j = y_ref + _bg_prob(key, lang) * bg_n
-            alpha_w = PRIOR * (y_i + y_j) / (n_i + n_j)
-            delta, z = log_odds(y_i, n_i, y_j, n_j, alpha_w, PRIOR)
+            alpha_w = alpha_0 * (y_i + y_j) / (n_i + n_j)
+            delta, z = log_odds(y_i, n_i, y_j, n_j, alpha_w, alpha_0)
             out[key] = (z, delta)
     return out
 
