@@ -766,15 +766,20 @@ def evaluate(ctx: CheckContext, rules: list[Rule] = RULES) -> CheckResult:
 
 
 def personal_data(ctx: CheckContext) -> Iterable[Finding]:
-    """A piece holds no personal data (privacy.py's kinds). The finding names the kind and the
-    part, never the datum: no span, so it is not echoed into results, logs or the report."""
+    """A piece holds no personal data (privacy.py's kinds; of names, full names). The finding names
+    the kind and the part, never the datum: no span, so it is not echoed into results, logs or the report."""
+    from collections import Counter
+
     from . import privacy
 
     keep = [ctx.core.company] if ctx.core else []
     if ctx.segment:
         keep += list(ctx.segment.vocabulary.use) + list(ctx.segment.vocabulary.concepts.values())
     for name, value in ctx.parts.items():
-        found = privacy.kinds(value, ctx.language, keep)
+        # a lone first name ("says Maria") is how a piece attributes a customer's voice (a step-5
+        # signal); a full name, or any other kind, is personal data in a piece
+        found = Counter(h.kind for h in privacy.find(value, ctx.language, keep)
+                        if h.kind != "NAME" or " " in value[h.start:h.end].strip())
         if found:
             what = ", ".join(f"{k} ({n})" if n > 1 else k for k, n in sorted(found.items()))
             yield Finding(rule="privacy", level="error", part=name,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from . import templating
+from . import privacy, templating
 from .check import PENALTY, STEP_FLOOR, STEP_HINTS
 from .classify import STEP_KEYS
 from .llm import Chat, InvalidReply, RequestFailed
@@ -80,7 +80,9 @@ def judge(chat: Chat, root: str | Path, draft: str, language: str, ladder: Ladde
         return JudgeResult(model=chat.config.model, error=str(e), usage=e.usage, model_calls=e.calls)
     except RequestFailed as e:  # the rules decide alone
         return JudgeResult(model=chat.config.model, error=f"request failed: {e}", model_calls=1)
-    return verify(judgement, draft, chat.config.model).model_copy(update={"usage": usage, "model_calls": calls})
+    # the judge saw the draft with personal data scrubbed (Chat.complete): its quotes are of that text
+    seen = privacy.scrub(draft)
+    return verify(judgement, seen, chat.config.model).model_copy(update={"usage": usage, "model_calls": calls})
 
 
 def combine(rules: CheckResult, verdict: JudgeResult, step: int | None) -> CheckResult:

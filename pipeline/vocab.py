@@ -461,11 +461,17 @@ def _dedupe(keys: list[str], scores: dict[str, tuple[float, float]], top: int,
     def inside(small: str, big: str) -> bool:
         return small != big and f" {small} " in f" {big} "
 
+    def overlaps(a: str, b: str) -> bool:
+        x, y = a.split(" "), b.split(" ")
+        return len(x) > 1 and len(y) > 1 and (x[1:] == y[:len(x) - 1] or y[1:] == x[:len(y) - 1])
+
     for k in keys:
         if k in chosen:
             continue
         if any(inside(k, c) and freq[k] < 2 * freq[c] for c in chosen):
             continue
+        if any(overlaps(k, c) and freq[k] <= freq[c] for c in chosen):
+            continue  # "ei nouse lämmityksen" after "nouse lämmityksen takia": one longer phrase, said once
         shorter = [c for c in chosen if inside(c, k) and freq[k] * 2 >= freq[c]]
         if shorter:
             at = chosen.index(shorter[0])
