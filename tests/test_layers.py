@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "pipeline"
 
 # Lowest first. A module may import its own layer and the layers below it, never one above.
-LAYERS = ["pipeline", "errors", "files", "retry", "lang", "workspace", "store", "model", "stages", "runs", "review", "cli"]
+LAYERS = ["pipeline", "errors", "files", "retry", "lang", "workspace", "store", "model", "stages", "runs", "review", "discover", "cli"]
 
 
 def modules() -> dict[str, Path]:

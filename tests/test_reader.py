@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from openai_server import ScriptedOpenAI
+from pipeline.lang import privacy
 from pipeline.stages import reader, reader_train
 from pipeline.stages.classify import classify, classify_rules
 
@@ -97,7 +98,7 @@ def judge_reply(body):
     prompt = body["messages"][-1]["content"]
     assert "decided in this order" in prompt or "ratkaistaan tässä järjestyksessä" in prompt  # the rubric's order
     draft = prompt.split('"""')[1].strip()
-    gold = next(step for _, step, text in OWN if text == draft)
+    gold = next(step for _, step, text in OWN if privacy.scrub(text) == draft)  # the judge sees names scrubbed
     primary = SCRIPT[gold]
     steps = [{"step": s, "quotes": [draft[:12]] if s == primary else [], "score": 80 if s == primary else 5}
              for s in range(1, 6)]

@@ -873,5 +873,98 @@ def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -
     sys.exit(EXIT_FAILED if outcome.failed else EXIT_OK)
 
 
+# --- a segment's own words from its own texts (issue 13) ---------------------------------------
+
+
+@main.command("vocab")
+@click.argument("segment")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--column", help="The text column of CSV/XLSX files (default: text, teksti, answer, message…).")
+@click.option("--field", help="The text field of JSON lines (default: text).")
+@click.option("--top", type=click.IntRange(5, 500), default=30, show_default=True, help="Own terms to propose.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained HTML report with every term's contexts.")
+@click.option("--json", "as_json", is_flag=True, help="Print the analysis as JSON.")
+@click.option("--apply", "apply_terms", is_flag=True,
+              help="Merge proposed terms into the segment's YAML (FILES are then the terms to take; none: all), "
+                   "keeping its comments and order.")
+@click.option("--apply-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Merge from this suggestion file (default: segments/suggested/SEGMENT.yaml).")
+@WORKSPACE
+def vocab_cmd(segment, files, column, field, top, html_path, as_json, apply_terms, apply_file, workspace: Path) -> None:
+    """Propose SEGMENT's own terms, concept terms, avoid terms and tone from its own texts (FILE…:
+    text, Markdown, CSV/XLSX, JSON lines; default segments/samples/SEGMENT/), with evidence.
+    Personal data is scrubbed first. Writes segments/suggested/SEGMENT.yaml; --apply merges."""
+    from pipeline.discover import vocab
+
+    ws, problems = load_workspace(workspace)
+    if ws is None:
+        raise InvalidWorkspace(problems)
+    seg = next((s for s in ws.segments if s.id == segment), None)
+    if seg is None:
+        raise InvalidWorkspace([Problem("segments/", None, "", f"no segment '{segment}' (segments: "
+                                        f"{', '.join(s.id for s in ws.segments)})")])
+    seg_file = next((p for p in (workspace / "segments" / f"{segment}.yaml", workspace / "segments" / f"{segment}.yml")
+                     if p.exists()), None)
+    suggested = workspace / "segments" / "suggested" / f"{segment}.yaml"
+    if apply_terms or apply_file:
+        source = apply_file or suggested
+        if not source.exists():
+            raise InvalidWorkspace([Problem(str(source), None, "", "no suggestion file: run `ladder vocab "
+                                            f"{segment}` first")])
+        if seg_file is None:
+            raise InvalidWorkspace([Problem(f"segments/{segment}.yaml", None, "",
+                                            "the segment is not a YAML file (a sheet row): merge by hand")])
+        import yaml
+
+        data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        added = vocab.apply(seg_file, data.get("vocabulary", {}), [str(f) for f in files] or None)
+        click.echo(f"{seg_file}: added {len(added)}: {', '.join(added) or 'nothing new'}")
+        return
+    samples = workspace / "segments" / vocab.SAMPLES_DIR
+    paths = list(files) or [samples / segment]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise InvalidWorkspace([Problem(m, None, "", "not found") for m in missing])
+    refs = {s.id: (lambda d=samples / s.id: vocab.documents([d])) for s in ws.segments
+            if s.id != segment and s.language == seg.language and (samples / s.id).is_dir()}
+    others: dict[str, dict[str, list[str]]] = {}
+    for k in ws.core.key_concepts:
+        for s in ws.segments:
+            if s.id != segment and s.language == seg.language and k.id in s.vocabulary.concepts:
+                others.setdefault(k.id, {}).setdefault(f"segment {s.id}", []).append(s.vocabulary.concepts[k.id])
+    try:
+        analysis = vocab.analyse(lambda: vocab.documents(paths, column, field), seg.language, segment, refs,
+                                 vocab.anchors_for(ws, segment, seg.language), others, vocab.keep_words(ws), top=top)
+    except vocab.VocabError as e:
+        raise InvalidWorkspace([Problem(str(e).split(":")[0], None, "", str(e))]) from None
+    if analysis.docs == 0:
+        raise InvalidWorkspace([Problem(", ".join(map(str, paths)), None, "", "no documents")])
+    from pipeline.files import atomic_write, writing
+
+    with writing(suggested.parent):
+        suggested.parent.mkdir(parents=True, exist_ok=True)
+        vocab.write_suggestion(suggested, vocab.suggestion(analysis, seg))
+    if html_path:
+        atomic_write(html_path, vocab.report_html(analysis, seg, ws.core))
+    if as_json:
+        click.echo(json.dumps(analysis.public(), ensure_ascii=False, indent=2))
+    else:
+        have = {t.lower() for t in seg.vocabulary.use}
+        click.echo(f"{segment}: {analysis.docs} documents, {analysis.sentences} sentences; "
+                   f"reference: {', '.join(analysis.reference)}")
+        click.echo(_table(("term", "z", "count", "docs", "context"),
+                          [(t.term + (" *" if t.term.lower() in have else ""), f"{t.z:.1f}", t.count, t.docs,
+                            (t.contexts[0][:60] if t.contexts else "")) for t in analysis.terms]))
+        for cid, ts in analysis.concepts.items():
+            now = seg.vocabulary.concepts.get(cid)
+            click.echo(f"concept {cid}{f' (now: {now})' if now else ''}: " + (", ".join(t.term for t in ts) or "-"))
+        for a in analysis.avoid:
+            click.echo(f"avoid? {a['term']} -> {a['replacement']} ({a['reason']})")
+        click.echo("tone: " + ", ".join(f"{k} {v}" for k, v in analysis.tone["suggested"].items()))
+    click.echo(f"wrote {suggested}" + (f" and {html_path}" if html_path else "") +
+               f"; merge with: ladder vocab {segment} --apply TERM...")
+
+
 if __name__ == "__main__":  # pragma: no cover  (at the end: every command is defined by then)
     main()

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import Retrying
 
 from pipeline import retry
+from pipeline.lang import privacy
 from pipeline.errors import BudgetExhausted, ModelUnavailable, RequestFailed
 from pipeline.workspace.models import ModelSettings, Usage
 from pipeline.store import Store, cache_key
@@ -501,6 +502,7 @@ class Chat:
             self.reached = True
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int, schema: dict | None = None) -> Reply:
+        messages = privacy.scrub_messages(messages)  # personal data never reaches a model, the cache key or the log
         params = request_params(self.config, messages, max_tokens, schema)
         started = time.perf_counter()
         key = self._key(params) if self.store is not None or self.answers is not None else None

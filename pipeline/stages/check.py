@@ -710,6 +710,7 @@ def _proof_hint(ctx: CheckContext, step: int) -> str:
 RULES: list[Rule] = [required_parts, part_limits, placeholders, avoided_terms, own_terms, borrowed_voice, core_concepts,
                      claims, tone, roles, call_to_action, language_matches, value_drivers, ladder_step]
 
+
 # Each rule's level out of the box: what a reviewer would reject is an error. A workspace sets
 # its own in ladder.yaml (``checks: {tone.hype: warning, value.drivers: off}``), as Vale does.
 # A rule's hints (findings below its level, e.g. "uses only one of the segment's terms") keep
@@ -720,7 +721,7 @@ DEFAULT_LEVELS: dict[str, str] = {
     "core.concepts": "error", "claims.unsupported": "error", "tone.address": "error",
     "tone.sentence_length": "suggestion", "tone.hype": "error", "role.sells": "error",
     "role.customer_only": "error", "role.prospect": "warning", "call_to_action": "warning", "language": "error",
-    "value.drivers": "warning", "ladder.step": "error",
+    "value.drivers": "warning", "ladder.step": "error", "privacy": "error",
 }
 LEVEL_ORDER = {"off": 0, "suggestion": 1, "warning": 2, "error": 3}
 
@@ -764,3 +765,31 @@ def evaluate(ctx: CheckContext, rules: list[Rule] = RULES) -> CheckResult:
     primary = ctx.reading.primary_step if ctx.body else None
     return CheckResult(passed=not any(f.level == "error" for f in findings), score=score(findings), findings=findings,
                        primary_step=primary)
+
+
+# --- personal data (issue 13) ------------------------------------------------------------------
+
+
+def personal_data(ctx: CheckContext) -> Iterable[Finding]:
+    """A piece holds no personal data (privacy.py's kinds; of names, full names). The finding names
+    the kind and the part, never the datum: no span, so it is not echoed into results, logs or the report."""
+    from collections import Counter
+
+    from pipeline.lang import privacy
+
+    keep = [ctx.core.company] if ctx.core else []
+    if ctx.segment:
+        keep += list(ctx.segment.vocabulary.use) + list(ctx.segment.vocabulary.concepts.values())
+    for name, value in ctx.parts.items():
+        # a lone first name ("says Maria") is how a piece attributes a customer's voice (a step-5
+        # signal); a full name, or any other kind, is personal data in a piece
+        found = Counter(h.kind for h in privacy.find(value, ctx.language, keep)
+                        if h.kind != "NAME" or " " in value[h.start:h.end].strip())
+        if found:
+            what = ", ".join(f"{k} ({n})" if n > 1 else k for k, n in sorted(found.items()))
+            yield Finding(rule="privacy", level="error", part=name,
+                          message=f"personal data in '{name}': {what}",
+                          fix="remove it; a piece speaks to a segment, never names or reaches a person")
+
+
+RULES.append(personal_data)

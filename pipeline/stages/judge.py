@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from pipeline.lang import privacy
 from pipeline.workspace import templating
 from pipeline.stages.check import STEP_FLOOR, STEP_HINTS, score
 from pipeline.stages.classify import STEP_KEYS
@@ -85,7 +86,9 @@ def judge(chat: Chat, root: str | Path, draft: str, language: str, ladder: Ladde
         return JudgeResult(model=chat.config.model, error=str(e), usage=e.usage, model_calls=e.calls)
     except RequestFailed as e:  # the rules decide alone
         return JudgeResult(model=chat.config.model, error=f"request failed: {e}", model_calls=1)
-    return verify(judgement, draft, chat.config.model).model_copy(update={"usage": usage, "model_calls": calls})
+    # the judge saw the draft with personal data scrubbed (Chat.complete): its quotes are of that text
+    seen = privacy.scrub(draft)
+    return verify(judgement, seen, chat.config.model).model_copy(update={"usage": usage, "model_calls": calls})
 
 
 def combine(rules: CheckResult, verdict: JudgeResult, step: int | None) -> CheckResult:

@@ -263,7 +263,7 @@ RuleName = Literal[
     "parts.required", "parts.limit", "parts.placeholder", "vocabulary.avoid", "vocabulary.own",
     "vocabulary.borrowed", "core.concepts", "claims.unsupported", "tone.address", "tone.sentence_length",
     "tone.hype", "role.sells", "role.customer_only", "role.prospect", "call_to_action", "language",
-    "value.drivers", "ladder.step",
+    "value.drivers", "ladder.step", "privacy",
 ]
 RuleLevel = Literal["error", "warning", "suggestion", "off"]
 

@@ -1,0 +1,26 @@
+"""General word frequencies per lemma (from wordfreq, mapped to lemmas at build time by
+bench/build_data.py and shipped in data/): the background a group's own words stand out from."""
+
+from __future__ import annotations
+
+import gzip
+from functools import lru_cache
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+
+
+@lru_cache(maxsize=4)
+def background(language: str) -> dict[str, float]:
+    """A general frequency per lemma (relative, summing to about 1), or empty for a language without one."""
+    path = DATA / f"freq_{language}.tsv.gz"
+    out: dict[str, float] = {}
+    if not path.exists():
+        return out
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            lem, _, p = line.rstrip("\n").partition("\t")
+            out[lem] = float(p)
+    return out
