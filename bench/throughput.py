@@ -38,13 +38,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import openai  # noqa: E402
 
-from pipeline.stages.draft import messages, parts_model  # noqa: E402
-from pipeline.model.chat import Chat, resolve_config  # noqa: E402
 from pipeline.files import example_dir
-from pipeline.workspace.load import load_workspace  # noqa: E402
-from pipeline.workspace.models import ModelSettings  # noqa: E402
+from pipeline.model.chat import Chat  # noqa: E402
+from pipeline.model.config import resolve_config
+from pipeline.stages.draft import messages, parts_model  # noqa: E402
 from pipeline.stages.plan import plan  # noqa: E402
 from pipeline.store import Store  # noqa: E402
+from pipeline.workspace.load import load_workspace  # noqa: E402
+from pipeline.workspace.models import ModelSettings  # noqa: E402
 
 REPLY = json.dumps({"subject": "Lämpö", "preheader": "Ilman lainaa", "body": "Taloyhtiön lämmityskulut pienenevät.",
                     "call_to_action": "Varaa puhelu"}, ensure_ascii=False)

@@ -10,15 +10,15 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+from pipeline.errors import BudgetExhausted, RequestFailed
+from pipeline.model.chat import Chat, job_scope
+from pipeline.runs.writer import RunWriter, job_inputs_hash
 from pipeline.stages.check import context, evaluate
 from pipeline.stages.draft import draft
 from pipeline.stages.judge import combine, judge
-from pipeline.errors import BudgetExhausted, RequestFailed
-from pipeline.model.chat import Chat, job_scope
-from pipeline.workspace.models import Attempt, Finding, Job, JobResult, Plan, Review, Usage, Workspace, best_attempt
 from pipeline.stages.render import render, suffix
 from pipeline.stages.revise import fix, revise
-from pipeline.runs.writer import RunWriter, job_inputs_hash
+from pipeline.workspace.models import Attempt, Finding, Job, JobResult, Plan, Review, Usage, Workspace, best_attempt
 
 
 def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat | None = None,
@@ -165,17 +165,18 @@ def preflight(ws: Workspace, plan: Plan) -> list:
     variable the inputs do not provide fails here, with its file and line, not mid-run."""
     from jinja2 import TemplateError
 
-    from pipeline.workspace import templating
-    from pipeline.stages.draft import messages
     from pipeline.errors import Problem
+    from pipeline.stages.draft import messages
+    from pipeline.workspace import templating
 
     problems = set()
     for job in plan.jobs:
         channel = ws.channel(job.channel)
         for name, call in (
-            (f"{job.language}/draft.j2", lambda: messages(ws, job, "draft.j2")),
-            (f"{job.language}/revise.j2", lambda: messages(ws, job, "revise.j2", previous={p.name: "x" for p in channel.parts})),
-            (channel.template, lambda: render(ws, job, {p.name: "x" for p in channel.parts})),
+            (f"{job.language}/draft.j2", lambda job=job: messages(ws, job, "draft.j2")),
+            (f"{job.language}/revise.j2", lambda job=job, channel=channel: messages(
+                ws, job, "revise.j2", previous={p.name: "x" for p in channel.parts})),
+            (channel.template, lambda job=job, channel=channel: render(ws, job, {p.name: "x" for p in channel.parts})),
         ):
             try:
                 call()

@@ -16,14 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.files import atomic_write, writing
 from pipeline import __version__
+from pipeline.files import atomic_write, writing
 from pipeline.lang import lemma
 from pipeline.runs import artifacts
 from pipeline.runs.artifacts import JobRecord, Manifest, ResultRow, RunResults
 from pipeline.workspace import templating
 from pipeline.workspace.models import Job, JobResult, Plan, Usage, Workspace
-
 
 
 def new_run_id(now: datetime | None = None) -> str:
