@@ -63,7 +63,9 @@ def test_a_rerun_with_unchanged_inputs_makes_no_model_call(workspace, cli, monke
     with sqlite3.connect(db) as con:
         cached = con.execute("SELECT cached, count(*) FROM calls GROUP BY cached ORDER BY cached").fetchall()
         jobs = {row[0] for row in con.execute("SELECT DISTINCT job_id FROM calls")}
-    assert cached == [(0, 3 * calls_first), (1, calls_first)]
+    # the second run reused the first's checked results (runs/reuse.py): not even a cached call
+    assert cached == [(0, 3 * calls_first)]
+    assert all(r["note"].startswith("reused from run ") for r in b["results"])
     assert jobs == {"testcamp.cfo.email", "testcamp.cfo.landing_hero"}
     for path in db.parent.glob("ladder.db*"):
         assert SECRET.encode() not in path.read_bytes()

@@ -347,7 +347,7 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
                                            judge_chat=judge_chat, done=done, reviews=reviews, poll=batch_poll,
                                            say=lambda m: say(f"\n{m}" if log_format() == "text" else m, event="batch"),
                                            discount=shipped_prices().get("batch_discount", 1.0))
-                return execute(ws, plan, chat, writer, on_job=on_job, judge_chat=judge_chat,
+                return execute(ws, plan, chat, writer, on_job=on_job, judge_chat=judge_chat, reuse=(cache or "use") == "use",
                                concurrency=config.concurrency, done=done, reviews=reviews)
             finally:
                 store.close()

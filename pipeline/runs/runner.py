@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from pipeline.errors import BudgetExhausted, RequestFailed
 from pipeline.model.chat import Chat, job_scope
+from pipeline.runs.reuse import reusable, reuse_key
 from pipeline.runs.writer import RunWriter, job_inputs_hash
 from pipeline.stages.check import context, evaluate
 from pipeline.stages.draft import draft
@@ -122,24 +123,34 @@ def execute(
     concurrency: int = 1,
     done: dict[str, JobResult] | None = None,
     reviews: dict[str, Review] | None = None,
+    reuse: bool = False,
 ) -> dict:
     """Run every job not already ``done`` (a resumed run's finished jobs), ``concurrency`` at a
-    time, writing each result as it finishes. On interruption the results file is completed
-    with the unfinished jobs marked, then the interruption propagates."""
+    time, writing each result as it finishes. With ``reuse``, a job whose inputs, settings and
+    rules are unchanged since the latest run takes that run's checked result (runs/reuse.py).
+    On interruption the results file is completed with the unfinished jobs marked, then the
+    interruption propagates."""
     done, reviews = done or {}, reviews or {}
     for result in done.values():
         writer.restore(result)
+    model, judged = chat.config.public(), judge_chat.config.public() if judge_chat else None
+    keys = {job.id: reuse_key(ws, job, model, judged) for job in plan.jobs if job.id not in done}
+    reused = reusable(writer.dir.parent, writer.run_id, {k: v for k, v in keys.items() if k not in reviews},
+                      plan.jobs) if reuse else {}
 
     stopping = threading.Event()  # the run is ending: jobs not yet started do not start
 
     def work(job: Job) -> tuple[JobResult, str | None] | None:
         if stopping.is_set():
             return None
+        if job.id in reused:
+            return reused[job.id], rendered(ws, reused[job.id])
         try:
             result = run_scoped(ws, job, chat, judge_chat, reviews.get(job.id))
         except BaseException:  # the endpoint cannot be used, or the run was interrupted
             stopping.set()
             raise
+        result.reuse_key = keys[job.id]
         return result, rendered(ws, result)
 
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ladder-job")

@@ -143,7 +143,8 @@ class RunWriter:
     @staticmethod
     def _job_record(r: JobResult) -> JobRecord:
         return JobRecord(job=r.job, status=r.status, note=r.note, inputs_hash=r.inputs_hash, output=r.output,
-                         content_hash=r.content_hash, chosen_attempt=r.chosen, attempts=r.attempts)
+                         content_hash=r.content_hash, chosen_attempt=r.chosen, attempts=r.attempts,
+                         reuse_key=r.reuse_key)
 
     def write_results(self, status: str) -> RunResults:
         now = datetime.now(UTC)

@@ -440,6 +440,7 @@ class JobResult(BaseModel):
     inputs_hash: str | None = None  # write.job_inputs_hash: what the draft depends on
     content_hash: str | None = None  # SHA-256 of the rendered piece
     seconds: float = 0.0
+    reuse_key: str | None = None  # runs/reuse.py: a later run with the same key reuses this result
 
     @property
     def best(self) -> Attempt | None:
