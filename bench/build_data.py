@@ -33,7 +33,7 @@ LOCALES = ("en_US", "en_GB", "en_IE", "en_NZ")
 
 def build_freq(language: str) -> None:
     freq: dict[str, float] = defaultdict(float)
-    for i, word in enumerate(wordfreq.top_n_list(language, TOP)):
+    for word in wordfreq.top_n_list(language, TOP):
         if not any(c.isalpha() for c in word):
             continue
         freq[lemma_of(word, language)] += wordfreq.word_frequency(word, language)

@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pipeline.files import example_dir
 from pipeline.lang import lemma  # noqa: E402
 from pipeline.stages.check import RULES, CheckContext, evaluate  # noqa: E402
 from pipeline.stages.classify import classify  # noqa: E402
-from pipeline.files import example_dir
 from pipeline.workspace.load import load_workspace  # noqa: E402
 
 DATA = Path(__file__).parent / "data"

@@ -27,11 +27,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.stages.draft import max_tokens, messages, parts_model  # noqa: E402
-from pipeline.model.chat import Chat, embedded_server, request_params, resolve_config, schema_of, shipped_gguf  # noqa: E402
 from pipeline.files import example_dir
-from pipeline.workspace.load import load_workspace  # noqa: E402
+from pipeline.model.chat import Chat  # noqa: E402
+from pipeline.model.config import request_params, resolve_config
+from pipeline.model.replies import schema_of
+from pipeline.model.server import embedded_server, shipped_gguf
+from pipeline.stages.draft import max_tokens, messages, parts_model  # noqa: E402
 from pipeline.stages.plan import plan  # noqa: E402
+from pipeline.workspace.load import load_workspace  # noqa: E402
 
 
 def main() -> None:

@@ -32,13 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gate_drafts import GOOD, LANDLORDS  # noqa: E402
 
+from pipeline.files import example_dir
 from pipeline.lang import text  # noqa: E402
 from pipeline.stages.check import _present, check  # noqa: E402
-from pipeline.files import example_dir
-from pipeline.workspace.load import load_workspace  # noqa: E402
-from pipeline.workspace.models import Attempt  # noqa: E402
 from pipeline.stages.plan import plan  # noqa: E402
 from pipeline.stages.revise import fix, lost_elements  # noqa: E402
+from pipeline.workspace.load import load_workspace  # noqa: E402
+from pipeline.workspace.models import Attempt  # noqa: E402
 
 # Inserted sentences, one defect each, per class and language; {te}/{sina} pick the address.
 INSERTS = {
@@ -154,7 +154,7 @@ def variants(ws, job, parts):
                                    *[p.text(lang) for p in ws.core.proof_points], ws.core.offer.get(lang, "")]),
                         term, lang):
                     yield "vocabulary.borrowed", insert(parts, BORROWED[lang].format(term=term))
-    for cid, term in seg.vocabulary.concepts.items():
+    for term in seg.vocabulary.concepts.values():
         removed = remove_sentences(parts, term, lang)
         if removed is not None:
             yield "core.concepts", removed
@@ -197,7 +197,7 @@ def fix_variants(ws, job, parts):
     yield "fix.keeps", {**parts, name: long}
 
 
-def workspace() -> "object":
+def workspace() -> object:
     tmp = Path(tempfile.mkdtemp(prefix="ladder-gate-"))
     src = example_dir()
     for name in ("ladder.yaml", "channels.yaml", "segments", "prompts", "templates"):

@@ -38,8 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def judge_steps(rows: list[dict], model: str, base_url: str) -> np.ndarray:
     """The judge's primary step per text; its API key from LADDER_API_KEY, as for `ladder check`."""
+    from pipeline.model.chat import Chat
+    from pipeline.model.config import resolve_config
     from pipeline.stages.judge import judge
-    from pipeline.model.chat import Chat, resolve_config
     from pipeline.workspace.load import default_ladder
     from pipeline.workspace.models import ModelSettings
 

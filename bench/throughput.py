@@ -14,6 +14,10 @@ retries, structured parts, the SQLite cache and call log) drafts N jobs with C i
   the first run's (target ≤ 5 %);
 - peak memory (RSS) after N and after --memory-n jobs at L=0, to show it does not grow with N
   beyond the results themselves;
+- a full ``ladder run`` (load, plan, draft, check, revise, render, write) on a generated workspace
+  of at least --run-jobs jobs (the example's segments, cloned), against the same server at latency
+  L: wall time, jobs/s and model calls, the plain asyncio + AsyncOpenAI loop making as many calls
+  in the same run, and a rerun with unchanged inputs (every reply from the cache);
 
 then one line of JSON with the figures.
 """
@@ -38,16 +42,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import openai  # noqa: E402
 
-from pipeline.stages.draft import messages, parts_model  # noqa: E402
-from pipeline.model.chat import Chat, resolve_config  # noqa: E402
 from pipeline.files import example_dir
-from pipeline.workspace.load import load_workspace  # noqa: E402
-from pipeline.workspace.models import ModelSettings  # noqa: E402
+from pipeline.model.chat import Chat  # noqa: E402
+from pipeline.model.config import resolve_config
+from pipeline.stages.draft import messages, parts_model  # noqa: E402
 from pipeline.stages.plan import plan  # noqa: E402
 from pipeline.store import Store  # noqa: E402
+from pipeline.workspace.load import load_workspace  # noqa: E402
+from pipeline.workspace.models import ModelSettings  # noqa: E402
 
 REPLY = json.dumps({"subject": "Lämpö", "preheader": "Ilman lainaa", "body": "Taloyhtiön lämmityskulut pienenevät.",
                     "call_to_action": "Varaa puhelu"}, ensure_ascii=False)
+
+
+def _reply(raw: bytes) -> str:
+    """REPLY, or for a request with a JSON schema (a full run's channels differ) every part of
+    that schema filled with a sentence cut to its limit."""
+    try:
+        fmt = json.loads(raw).get("response_format") or {}
+    except ValueError:
+        return REPLY
+    props = (fmt.get("json_schema", {}).get("schema") or {}).get("properties")
+    if not props:
+        return REPLY
+    text = "Taloyhtiön lämmityskulut pienenevät ilman lainaa, ja hallitus näkee säästön jo ensi talvena."
+    return json.dumps({k: text[: v.get("maxLength", len(text))].strip() for k, v in props.items()},
+                      ensure_ascii=False)
 
 
 def _serve(latency: float, error_rate: float, port, count) -> None:
@@ -60,7 +80,7 @@ def _serve(latency: float, error_rate: float, port, count) -> None:
             pass
 
         def do_POST(self):
-            self.rfile.read(int(self.headers.get("content-length", 0)))
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
             with count.get_lock():
                 count.value += 1
                 fail = rng.random() < error_rate
@@ -72,7 +92,7 @@ def _serve(latency: float, error_rate: float, port, count) -> None:
                 payload, status = {
                     "id": "x", "object": "chat.completion", "created": 0, "model": "bench",
                     "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": REPLY}}],
+                                 "message": {"role": "assistant", "content": _reply(body)}}],
                     "usage": {"prompt_tokens": 300, "completion_tokens": 40, "total_tokens": 340}}, 200
             data = json.dumps(payload).encode()
             self.send_response(status)
@@ -152,6 +172,62 @@ def plain_asyncio(url: str, prompts: list[list[dict]], concurrency: int) -> floa
     return time.perf_counter() - started
 
 
+def workspace_of(dest: Path, jobs: int) -> int:
+    """The example workspace with its segments cloned until the plan has at least ``jobs`` jobs."""
+    import shutil
+
+    import yaml
+
+    src = example_dir()
+    for name in ("ladder.yaml", "channels.yaml"):
+        shutil.copy(src / name, dest / name)
+    for folder in ("segments", "prompts", "templates"):
+        shutil.copytree(src / folder, dest / folder)
+    originals = [p for p in sorted((dest / "segments").glob("*.yaml")) if p.name != "core.yaml"]
+    copy = 0
+    while True:
+        ws, problems = load_workspace(dest)
+        assert ws is not None, problems
+        planned = len(plan(ws).jobs)
+        if planned >= jobs:
+            return planned
+        copy += 1
+        for p in originals:
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+            data["id"], data["name"] = f"{data['id']}-{copy}", f"{data['name']} ({copy})"  # distinct prompts
+            (dest / "segments" / f"{data['id']}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True),
+                                                                 encoding="utf-8")
+
+
+def full_run(jobs: int, concurrency: int, latency: float) -> dict:
+    """``ladder run`` end to end on a generated workspace, then the plain loop with as many calls."""
+    import subprocess
+
+    figures: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Path(tmp)
+        figures["run_jobs"] = workspace_of(ws, jobs)
+        server = Server(latency)
+        command = [sys.executable, "-m", "pipeline.cli", "run", "-w", str(ws), "--base-url", server.url,
+                   "--model", "bench", "--concurrency", str(concurrency)]
+        env = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PATH": "/usr/bin:/bin",
+               "LADDER_BACKOFF": "0.05"}
+        for label in ("run", "rerun"):
+            before = server.requests
+            started = time.perf_counter()
+            done = subprocess.run(command, env=env, capture_output=True, text=True)
+            wall = time.perf_counter() - started
+            assert done.returncode in (0, 1), done.stderr[-2000:]
+            figures |= {f"{label}_wall_s": round(wall, 2), f"{label}_model_calls": server.requests - before}
+        calls = figures["run_model_calls"]
+        figures["run_jobs_per_s"] = round(figures["run_jobs"] / figures["run_wall_s"], 1)
+        figures["plain_same_calls_s"] = round(plain_asyncio(server.url, requests_for(calls), concurrency), 2)
+        figures["run_ratio_to_plain"] = round(figures["run_wall_s"] / figures["plain_same_calls_s"], 2)
+        figures["rerun_share"] = round(figures["rerun_wall_s"] / figures["run_wall_s"], 3)
+        server.stop()
+    return figures
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -163,6 +239,7 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.2, help="server latency L, seconds")
     ap.add_argument("--memory-n", type=int, default=10_000, help="jobs for the memory figure (0: skip)")
     ap.add_argument("--error-rate", type=float, default=0.0, help="share of replies that are 503s")
+    ap.add_argument("--run-jobs", type=int, default=300, help="jobs for the full `ladder run` figure (0: skip)")
     args = ap.parse_args()
     n, c, lat = args.n, args.concurrency, args.latency
     prompts = requests_for(n)
@@ -192,6 +269,8 @@ def main() -> None:
         ladder_layer(fast.url, requests_for(args.memory_n), c, None)
         figures |= {"memory_n": args.memory_n, "peak_rss_mb_at_memory_n": round(rss_mb(), 1)}
     fast.stop()
+    if args.run_jobs:
+        figures |= full_run(args.run_jobs, c, lat)
 
     print(f"{n} jobs, {c} in flight, latency {lat * 1000:.0f} ms")
     print(f"  wall {figures['wall_s']} s vs limit ceil(N/C)·L = {figures['limit_s']} s: ratio {figures['ratio_to_limit']} (target ≤ 1.10)")
@@ -200,6 +279,12 @@ def main() -> None:
           f"{figures['plain_l0_ms_per_call']} ms/call: ratio {figures['overhead_ratio']} (target ≤ 1.2)")
     print(f"  peak RSS {figures['peak_rss_mb_at_n']} MB after {n} jobs"
           + (f", {figures['peak_rss_mb_at_memory_n']} MB after {args.memory_n}" if args.memory_n else ""))
+    if args.run_jobs:
+        print(f"  full `ladder run`: {figures['run_jobs']} jobs in {figures['run_wall_s']} s "
+              f"({figures['run_jobs_per_s']} jobs/s, {figures['run_model_calls']} model calls); the plain loop makes "
+              f"as many calls in {figures['plain_same_calls_s']} s: ratio {figures['run_ratio_to_plain']}")
+        print(f"  rerun with unchanged inputs: {figures['rerun_model_calls']} model calls, "
+              f"{figures['rerun_wall_s']} s ({figures['rerun_share']:.0%} of the first run: each job's checked result reused)")
     print(json.dumps(figures))
 
 

@@ -53,7 +53,7 @@ def main() -> None:
             continue
         refs = {s.id: (lambda d=samples / s.id: vocab.documents([d])) for s in ws.segments
                 if s.id != seg.id and s.language == seg.language and (samples / s.id).is_dir()}
-        a = vocab.analyse(lambda: vocab.documents([samples / seg.id]), seg.language, seg.id, refs,
+        a = vocab.analyse(lambda d=samples / seg.id: vocab.documents([d]), seg.language, seg.id, refs,
                           vocab.anchors_for(ws, seg.id, seg.language), None, vocab.keep_words(ws), top=args.top)
         top = [t.term for t in a.terms]
         own = {t: found(t, top, seg.language) for t in seg.vocabulary.use}

@@ -38,7 +38,7 @@ def make(path: Path, segment: str, lang: str, n: int, seed: int) -> None:
     sents = [s for p in (ROOT / "segments" / "samples" / segment).glob("*") for d in read_documents(p)
              for s in d.split(". ") if s]
     with path.open("w", encoding="utf-8") as f:
-        for i in range(n):
+        for _ in range(n):
             k = rng.randint(1, 3)
             doc = ". ".join(rng.choice(sents) for _ in range(k))
             doc += f" {rng.choice(FILLER[lang])}{rng.randint(1, 500)} {rng.choice(FILLER[lang])}."

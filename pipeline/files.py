@@ -80,7 +80,7 @@ def workspace_lock(runs_dir: Path, what: str) -> Iterator[None]:
     released by the kernel however the holder dies, so a crash leaves no stale lock."""
     with writing(runs_dir):
         runs_dir.mkdir(parents=True, exist_ok=True)
-        f = open(runs_dir / ".ladder.lock", "a+", encoding="utf-8")
+        f = open(runs_dir / ".ladder.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held for the lock's life
     try:
         _lock(f)
     except OSError:

@@ -516,7 +516,7 @@ def test_there_are_enough_cases():
 
 
 def test_an_alias_bomb_is_refused_in_small_memory():
-    from pipeline.workspace.load import YamlError, parse_yaml
+    from pipeline.workspace.yaml_lines import YamlError, parse_yaml
 
     tracemalloc.start()
     try:
@@ -529,7 +529,7 @@ def test_an_alias_bomb_is_refused_in_small_memory():
 
 
 def test_aliases_within_bounds_still_work():
-    from pipeline.workspace.load import parse_yaml
+    from pipeline.workspace.yaml_lines import parse_yaml
 
     data, lines = parse_yaml("a: &x {q: [1, 2]}\nb: *x\n")
     assert data == {"a": {"q": [1, 2]}, "b": {"q": [1, 2]}}
@@ -553,9 +553,8 @@ def test_a_bad_value_in_a_real_process_exits_2_without_a_traceback(workspace):
 def test_a_full_disk_mid_run_exits_3_and_results_do_not_claim_written_jobs_pending(workspace, monkeypatch):
     """Fault injection: the second job's record cannot be written (ENOSPC)."""
     from openai_server import ScriptedOpenAI
-    from test_run import good
-
     from pipeline.runs import artifacts as write  # job records are written through artifacts.write
+    from test_run import good
 
     real, writes = write.atomic_write, []
 

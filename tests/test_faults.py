@@ -12,9 +12,8 @@ import pytest
 
 from conftest import run_dirs
 from openai_server import ScriptedOpenAI, fill, schema_of
+from pipeline.model import server as embedded
 from test_run import good
-
-from pipeline.model import chat as llm
 
 
 def finnish(body: dict) -> bool:
@@ -56,7 +55,7 @@ def test_one_segment_400_another_503_forever_are_job_errors_and_the_rest_finish(
     assert results["status"] == "complete"
     jobs = by_job(results)
     assert jobs.pop(("cfo", "email"))["note"] == "request failed: the endpoint answered 503 after 5 tries: scripted"
-    for (segment, channel), job in jobs.items():
+    for (segment, _), job in jobs.items():
         if segment == "yrittajat":
             assert job["status"] == "error", job
             # a 400 is not retried, and the job stops at once: one call, not a draft per revision round
@@ -176,7 +175,7 @@ def crashing_server(tmp_path, monkeypatch):
     gguf.write_bytes(b"GGUF")
 
     def use(when: str, sig: str = "SIGSEGV") -> str:
-        monkeypatch.setattr(llm, "server_command",
+        monkeypatch.setattr(embedded, "server_command",
                             lambda path, port, n_ctx: [sys.executable, str(script), str(port), when, sig])
         return str(gguf)
 

@@ -5,11 +5,11 @@ import pytest
 
 from conftest import make_workspace, needs_voikko
 from pipeline.stages.check import CheckContext, check, claims, evaluate, roles, tone, value_drivers
-from pipeline.workspace.load import load_workspace
-from pipeline.workspace.models import Attempt
 from pipeline.stages.numbers import figures
 from pipeline.stages.plan import plan
 from pipeline.stages.revise import fix, lost_elements
+from pipeline.workspace.load import load_workspace
+from pipeline.workspace.models import Attempt
 
 MORE = {
     "segments/isannoitsijat.yaml": """\

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from conftest import make_workspace
-from pipeline.workspace.load import YamlError, load_workspace, parse_yaml
+from pipeline.workspace.load import load_workspace
+from pipeline.workspace.yaml_lines import YamlError, parse_yaml
 
 SHEET = [
     {"id": "shops", "name": "Shop owners", "language": "en", "role": "prospect", "current_step": "2",

@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from openai_server import ScriptedOpenAI, fill
 from pipeline.errors import RequestFailed
-from pipeline.model.chat import Chat, InvalidReply, ModelConfig, resolve_config, retry_after
+from pipeline.model.chat import Chat, InvalidReply, retry_after
+from pipeline.model.config import ModelConfig, resolve_config
 from pipeline.workspace.models import ModelSettings
 
 

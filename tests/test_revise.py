@@ -8,10 +8,10 @@ from conftest import make_workspace, needs_voikko, run_dirs
 from openai_server import ScriptedOpenAI
 from pipeline.lang import lemma
 from pipeline.stages.check import check
-from pipeline.workspace.load import load_workspace
-from pipeline.workspace.models import Attempt, Part
 from pipeline.stages.plan import plan
 from pipeline.stages.revise import fix, replace_term, trim
+from pipeline.workspace.load import load_workspace
+from pipeline.workspace.models import Attempt, Part
 
 CTA_CHANNELS = {"channels.yaml": """\
 channels:

@@ -5,8 +5,8 @@ import pytest
 
 from conftest import make_workspace, needs_voikko
 from pipeline.stages.check import borrowed_voice, check, claims, core_concepts, roles, tone
-from pipeline.workspace.load import load_workspace
 from pipeline.stages.plan import plan
+from pipeline.workspace.load import load_workspace
 
 MORE_SEGMENTS = {
     "segments/isannoitsijat.yaml": """\

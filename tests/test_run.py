@@ -54,7 +54,7 @@ def test_a_run_writes_a_draft_check_and_rendered_file_for_every_job(workspace, c
     assert manifest["schema_version"] == 1 and results["schema_version"] == 1
     assert set(manifest["inputs"]) == {"ladder.yaml", "channels.yaml", "segments/core.yaml", "segments/cfo.yaml",
                                        "segments/outsiders.yaml", "segments/yrittajat.yaml"}
-    assert set(manifest["prompts"]) == {f"{l}/{p}" for l in ("en", "fi") for p in ("system.j2", "draft.j2", "revise.j2")}
+    assert set(manifest["prompts"]) == {f"{lang}/{p}" for lang in ("en", "fi") for p in ("system.j2", "draft.j2", "revise.j2")}
     assert manifest["model"]["endpoint"] == server.base_url and manifest["model"]["model"] == "scripted"
     # the key went to the server, and nowhere else
     assert server.headers[0]["authorization"] == f"Bearer {SECRET}"

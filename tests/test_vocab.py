@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from conftest import REPO, make_workspace, needs_voikko
+from conftest import make_workspace, needs_voikko
 from pipeline.discover import vocab
 
 

@@ -7,26 +7,50 @@ cannot be reached exits 3, a run whose drafts fail their checks exits 1.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sys
-from contextlib import contextmanager
+from collections import Counter
+from contextlib import contextmanager, nullcontext
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from pipeline import __version__
-from pipeline.errors import ModelUnavailable
-from pipeline.model.chat import Chat, embedded_server, resolve_config
-from pipeline.errors import InvalidWorkspace, Problem
-from pipeline.files import example_dir
-from pipeline.workspace.load import load_workspace
-from pipeline.workspace.models import Plan, Workspace
-from pipeline.stages.plan import plan as make_plan
-from pipeline.runs.artifacts import RunResults
+from pipeline.errors import Busy, CannotWrite, InvalidWorkspace, ModelUnavailable, Problem, PublishUnavailable
+from pipeline.files import atomic_write, example_dir, workspace_lock, writing
+from pipeline.lang import lemma
+from pipeline.lang.text import detect_language
+from pipeline.model.chat import Chat
+from pipeline.model.config import resolve_config, shipped_prices
+from pipeline.model.limits import Limiter
+from pipeline.model.server import embedded_server
+from pipeline.review.decisions import for_next_run, for_run, import_sheet
+from pipeline.review.decisions import record as record_decision
+from pipeline.review.export import export
+from pipeline.review.publish import publish as push
+from pipeline.review.report import compare as rows_of
+from pipeline.review.report import compare_html
+from pipeline.review.report import report as build
+from pipeline.runs.artifacts import RunResults, load_run
+from pipeline.runs.batch import execute_batched
+from pipeline.runs.estimate import estimate
+from pipeline.runs.metrics import compute
+from pipeline.runs.metrics import record as record_metrics
 from pipeline.runs.resume import resume_state
 from pipeline.runs.runner import execute, preflight
 from pipeline.runs.writer import RunWriter, manifest, new_run_id
+from pipeline.stages.check import CheckContext, evaluate
+from pipeline.stages.classify import STEP_KEYS
+from pipeline.stages.judge import combine, judge
+from pipeline.stages.plan import plan as make_plan
+from pipeline.store import Store
+from pipeline.workspace.load import default_ladder, load_workspace
+from pipeline.workspace.models import ModelSettings, Plan, Review, Workspace
+from pipeline.workspace.settings import effective_settings
+from pipeline.workspace.urls import scrub_url, url_problem
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANNOT_RUN = 0, 1, 2, 3
 WORKSPACE = click.option(
@@ -43,7 +67,6 @@ def log_format() -> str:
 
 def _url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """An http(s) URL option, refused up front (exit 2, the flag named, the URL not echoed)."""
-    from pipeline.workspace.urls import url_problem
 
     if value is not None and (why := url_problem(value)):
         raise InvalidWorkspace([Problem(max(param.opts, key=len), None, "", why)])
@@ -54,7 +77,6 @@ def say(message: str, level: str = "info", event: str = "message", **fields) -> 
     """A line on stderr: text for people, or with --log-format json one JSON object per line
     (time, level, event, message and the event's fields) for cron mail, journald and CI logs."""
     if log_format() == "json":
-        from datetime import UTC, datetime
 
         record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": level, "event": event,
                   "message": message, **fields}
@@ -67,7 +89,6 @@ class LadderGroup(click.Group):
     """The error boundary: user mistakes become messages and exit codes, never tracebacks."""
 
     def invoke(self, ctx: click.Context):
-        from pipeline.errors import Busy, CannotWrite
 
         try:
             return super().invoke(ctx)
@@ -167,8 +188,6 @@ def plan_cmd(workspace: Path, as_json: bool, estimate: bool, base_url, model, ju
 
 
 def _print_estimate(ws: Workspace, plan: Plan, flags: dict, runs_dir: Path, batch: bool, as_json: bool) -> None:
-    from pipeline.runs.estimate import estimate
-    from pipeline.store import Store
 
     config = resolve_config(ws.config.model, flags)
     db = runs_dir / "ladder.db"
@@ -267,7 +286,6 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     else:
         run_id = new_run_id()
     config = resolve_config(ws.config.model, flags)
-    from pipeline.workspace.settings import effective_settings
 
     batch_poll = effective_settings(ws.config.model, {"batch_poll": batch_poll}).batch_poll
     if config.max_cost is not None:
@@ -285,10 +303,8 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     arguments = {k: v for k, v in {**flags, "segments": list(segments), "channels": list(channels),
                                    "revise_rounds": revise_rounds}.items() if v not in (None, [])}
     if arguments.get("base_url"):  # recorded in manifest.json: no credentials, no query string
-        from pipeline.workspace.urls import scrub_url
 
         arguments["base_url"] = scrub_url(arguments["base_url"])
-    from pipeline.files import workspace_lock
 
     with workspace_lock(runs_dir, "run"), _sigterm_interrupts():
         _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll)
@@ -314,8 +330,6 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
     reviews = _reviews(runs_dir, plan)
 
     def go(base: str, health=None) -> dict:
-        from pipeline.model.chat import Limiter
-        from pipeline.store import Store
 
         store = Store(runs_dir / "ladder.db")
         limiter = Limiter(config.requests_per_minute, config.tokens_per_minute)
@@ -328,14 +342,12 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
         with _progress(len(plan.jobs) - len(done)) as on_job:
             try:
                 if batch:
-                    from pipeline.runs.batch import execute_batched
-                    from pipeline.model.chat import shipped_prices
 
                     return execute_batched(ws, plan, chat, writer, store, on_job=on_job,
                                            judge_chat=judge_chat, done=done, reviews=reviews, poll=batch_poll,
                                            say=lambda m: say(f"\n{m}" if log_format() == "text" else m, event="batch"),
                                            discount=shipped_prices().get("batch_discount", 1.0))
-                return execute(ws, plan, chat, writer, on_job=on_job, judge_chat=judge_chat,
+                return execute(ws, plan, chat, writer, on_job=on_job, judge_chat=judge_chat, reuse=(cache or "use") == "use",
                                concurrency=config.concurrency, done=done, reviews=reviews)
             finally:
                 store.close()
@@ -349,9 +361,8 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
         say(f"model: {config.model} at {config.public()['endpoint']}", event="model", model=config.model,
             endpoint=config.public()["endpoint"])
         results = go(config.base_url)
-    from pipeline.runs.metrics import record
 
-    results = record(ws, out_dir)
+    results = record_metrics(ws, out_dir)
     _print_summary(results, out_dir)
     s = results.summary
     sys.exit(EXIT_OK if s["passed"] == s["jobs"] else EXIT_FAILED)
@@ -375,11 +386,7 @@ def _progress(total: int):
 
 def _reviews(runs_dir: Path, plan: Plan) -> dict:
     """Reviewers' decisions on the jobs' latest drafts, for this run to act on."""
-    from collections import Counter
 
-    from pipeline.workspace.models import Review
-    from pipeline.review.decisions import for_next_run
-    from pipeline.store import Store
 
     if not (runs_dir / "ladder.db").is_file():
         return {}
@@ -396,7 +403,6 @@ def _reviews(runs_dir: Path, plan: Plan) -> dict:
 
 
 def _note_lemma_backend(ws: Workspace) -> None:
-    from pipeline.lang import lemma
 
     if any(s.language == "fi" for s in ws.segments) and lemma.backend("fi") != "voikko":
         say(f"note: Finnish terms are matched with a suffix fallback ({lemma.fallback_reason()}); "
@@ -462,10 +468,7 @@ def check_cmd(files, step, segment, channel, language, as_json, judge_model, bas
     job's whole context, with today's rules and levels, and shows what changed.
 
     Exit 0 when every input passes, 1 when any fails, 2 on bad input."""
-    from contextlib import nullcontext
 
-    from pipeline.workspace.load import default_ladder
-    from pipeline.workspace.models import ModelSettings
 
     if len(files) == 1 and _run_ref(files[0], workspace):
         _recheck_run(files[0], workspace, as_json)
@@ -567,10 +570,6 @@ def _recheck_run(ref: str, workspace: Path, as_json: bool) -> None:
 
 def _check_one(name, body, step, seg, ws, language, as_json, judge_chat, ladder, root, chan=None) -> bool:
     """Check one text and print its lines; True when it fails its target step."""
-    from pipeline.stages.check import CheckContext, evaluate
-    from pipeline.stages.classify import STEP_KEYS
-    from pipeline.stages.judge import combine, judge
-    from pipeline.lang.text import detect_language
 
     lang = language
     if lang == "auto":
@@ -646,7 +645,6 @@ def _position(body: str, span: str | None) -> tuple[int, int]:
               help="Where run folders and ladder.db are. Default: <workspace>/outputs.")
 def logs(workspace: Path, run_id, job_id, model, limit, as_json, outputs) -> None:
     """List model calls from the call log (outputs/ladder.db): cached or not, tokens, time."""
-    from pipeline.store import Store
 
     path = (outputs or workspace / "outputs") / "ladder.db"
     if not path.is_file():
@@ -672,7 +670,6 @@ def init(directory: Path, force: bool) -> None:
     if (directory / "ladder.yaml").exists() and not force:
         raise InvalidWorkspace([Problem(str(directory / "ladder.yaml"), None, "",
                                         "already a workspace (use --force to overwrite)")])
-    from pipeline.files import writing
 
     src = example_dir()
     with writing(directory):
@@ -699,9 +696,6 @@ RUN_ARG = click.argument("run_ref", metavar="[RUN]", required=False)
 def _reviewed(workspace: Path, runs_dir: Path | None, run_ref: str | None):
     """The run (RUN: an id, latest, latest~N or a folder), its decisions, and the workspace
     when it loads (for highlights; a report works without it)."""
-    from pipeline.review.decisions import for_run
-    from pipeline.runs.artifacts import load_run
-    from pipeline.store import Store
 
     runs_dir = runs_dir or workspace / "outputs"
     run = load_run(runs_dir, run_ref)
@@ -719,12 +713,9 @@ def _reviewed(workspace: Path, runs_dir: Path | None, run_ref: str | None):
               help="Where to write the report. Default: <run folder>/report.html.")
 def report(run_ref, workspace: Path, runs_dir, html_path) -> None:
     """Write a run's self-contained HTML report: per channel, the segments' variants side by side."""
-    from pipeline.review.report import report as build
-    from pipeline.files import atomic_write
 
     _, run, ws, decisions = _reviewed(workspace, runs_dir, run_ref)
     if not run.metrics and ws is not None:
-        from pipeline.runs.metrics import compute
 
         run.metrics = compute(ws, run.drafts, run.summary)
     dest = html_path or run.dir / "report.html"
@@ -741,9 +732,6 @@ def report(run_ref, workspace: Path, runs_dir, html_path) -> None:
 @click.option("--diff/--no-diff", default=False, help="Print each changed draft's text diff.")
 def compare(run_a, run_b, workspace: Path, runs_dir, html_path, diff) -> None:
     """What changed per draft between two runs (RUN_B defaults to the latest): status, score, text."""
-    from pipeline.review.report import compare as rows_of, compare_html
-    from pipeline.runs.artifacts import load_run
-    from pipeline.files import atomic_write
 
     runs_dir = runs_dir or workspace / "outputs"
     a, b = load_run(runs_dir, run_a), load_run(runs_dir, run_b)
@@ -777,10 +765,8 @@ def _dash(value) -> str:
               help="Where to write. Default: <run folder>/export.<format> (a folder for md and json).")
 def export_cmd(run_ref, workspace: Path, runs_dir, fmt, approved_only, dest) -> None:
     """Export a run's drafts: a sheet to review (fill decision/comment, then `review import`) or CMS documents."""
-    from pipeline.review.export import export
 
     _, run, _, decisions = _reviewed(workspace, runs_dir, run_ref)
-    from pipeline.files import writing
 
     dest = dest or run.dir / f"export.{fmt}"
     with writing(dest):
@@ -802,14 +788,11 @@ def review() -> None:
 @OUTPUTS
 def review_set(draft_id, decision, comment, run_ref, workspace: Path, runs_dir) -> None:
     """Decide on one draft (DRAFT_ID: campaign.segment.channel)."""
-    from pipeline.review.decisions import record
-    from pipeline.runs.artifacts import load_run
-    from pipeline.store import Store
 
     runs_dir = runs_dir or workspace / "outputs"
     run = load_run(runs_dir, run_ref)
     with Store(runs_dir / "ladder.db") as store:
-        d = record(store, run, draft_id, decision, comment)
+        d = record_decision(store, run, draft_id, decision, comment)
     click.echo(f"{d.draft_id}: {d.decision} (run {d.run_id}, content {(d.content_hash or '-')[:12]})")
 
 
@@ -819,10 +802,7 @@ def review_set(draft_id, decision, comment, run_ref, workspace: Path, runs_dir) 
 @OUTPUTS
 def review_import(sheet: Path, workspace: Path, runs_dir) -> None:
     """Read decisions from a filled export sheet (xlsx or csv); a sheet with any bad row is refused whole."""
-    from collections import Counter
 
-    from pipeline.review.decisions import import_sheet
-    from pipeline.store import Store
 
     runs_dir = runs_dir or workspace / "outputs"
     with Store(runs_dir / "ladder.db") as store:
@@ -841,23 +821,16 @@ def review_import(sheet: Path, workspace: Path, runs_dir) -> None:
 @OUTPUTS
 def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -> None:
     """Push a run's pieces to a CMS: idempotent upserts, only what changed since the last publish."""
-    import os
 
-    from pipeline.workspace.urls import scrub_url
-    from pipeline.errors import PublishUnavailable
-    from pipeline.review.publish import publish as push
-    from pipeline.store import Store
 
     token = None
     if token_env:
         token = os.environ.get(token_env)
         if not token:
             raise InvalidWorkspace([Problem("--token-env", None, "", f"${token_env} is not set")])
-    from pipeline.workspace.models import ModelSettings
 
     runs_dir, run, ws, decisions = _reviewed(workspace, runs_dir, run_ref)
     retries = resolve_config(ws.config.model if ws else ModelSettings(), {})  # max_retries, backoff, timeout
-    from pipeline.files import workspace_lock
 
     try:
         with workspace_lock(runs_dir, "publish"), Store(runs_dir / "ladder.db") as store:

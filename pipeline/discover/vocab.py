@@ -243,8 +243,9 @@ class Counts:
                 forms = self.surface.get(key)
                 if forms is None:
                     forms = self.surface[key] = Counter()
-                if len(forms) < 6 or (surf := " ".join(s.words[i:j])) in forms:
-                    forms[" ".join(s.words[i:j])] += 1
+                surface = " ".join(s.words[i:j])
+                if len(forms) < 6 or surface in forms:
+                    forms[surface] += 1
             seen |= in_sentence
             if anchors:
                 lems = set(s.lemmas)

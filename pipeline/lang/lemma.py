@@ -9,6 +9,7 @@ English uses a small rule-based lemmatiser (plurals, -ing, -ed, possessives, irr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -42,10 +43,8 @@ def _init_voikko():
 
             class Voikko(libvoikko.Voikko):
                 def __del__(self):  # a half-made handle (no libvoikko.so) must not print a traceback at exit
-                    try:
+                    with contextlib.suppress(AttributeError):
                         super().__del__()
-                    except AttributeError:
-                        pass
 
             _voikko = Voikko("fi")
         except Exception as e:  # missing binding, missing libvoikko.so or missing dictionary
@@ -131,7 +130,7 @@ def _members(w: str, language: str) -> frozenset[str]:
         v = _get_voikko()
         if v is not None:
             for analysis in _analyze(v, w):
-                for m, b in _WORDBASE.findall(analysis.get("WORDBASES", "")):
+                for _, b in _WORDBASE.findall(analysis.get("WORDBASES", "")):
                     if b and not b.startswith("+"):
                         out.add(b.lower())
     return frozenset(out)

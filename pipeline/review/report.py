@@ -18,10 +18,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from pipeline.lang import text
-from pipeline.stages.check import value_types
-from pipeline.workspace.models import Workspace
 from pipeline.review.decisions import Decision
 from pipeline.runs.artifacts import Draft, Run
+from pipeline.stages.check import value_types
+from pipeline.workspace.models import Workspace
 
 MARKS = ("avoid", "claim", "own")  # where marks overlap, the first wins
 

@@ -115,6 +115,7 @@ class JobRecord(Artifact):
     content_hash: str | None = None
     chosen_attempt: int | None = None
     attempts: list[Attempt] = []
+    reuse_key: str | None = None  # runs/reuse.py
 
 
 Manifest.FILE, Manifest.REQUIRED = "manifest.json", {"run_id": str, "campaign": str, "created_at": str}

@@ -25,11 +25,11 @@ import openai
 
 from pipeline.errors import ModelUnavailable
 from pipeline.model.chat import Chat, Deferred
-from pipeline.workspace.models import Job, JobResult, Plan, Review, Workspace
-from pipeline.stages.render import suffix
 from pipeline.runs.runner import rendered, run_scoped
-from pipeline.store import Store
 from pipeline.runs.writer import RunWriter
+from pipeline.stages.render import suffix
+from pipeline.store import Store
+from pipeline.workspace.models import Job, JobResult, Plan, Review, Workspace
 
 ENDPOINT = "/v1/chat/completions"
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pipeline.model.config import ModelConfig, request_params, shipped_prices
+from pipeline.model.replies import schema_of
 from pipeline.stages.draft import max_tokens, messages, parts_model
-from pipeline.model.chat import ModelConfig, request_params, schema_of, shipped_prices
-from pipeline.workspace.models import Plan, Workspace
 from pipeline.store import Store, cache_key
+from pipeline.workspace.models import Plan, Workspace
 
 JUDGE_MAX_TOKENS = 900  # judge.py asks for at most this much
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.lang import text
-from pipeline.workspace.models import Workspace
 from pipeline.runs import artifacts
 from pipeline.runs.artifacts import Draft, RunResults, load_run
+from pipeline.workspace.models import Workspace
 
 SIMILAR = 0.6
 

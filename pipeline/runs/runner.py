@@ -10,15 +10,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+from pipeline.errors import BudgetExhausted, RequestFailed
+from pipeline.model.chat import Chat, job_scope
+from pipeline.runs.reuse import reusable, reuse_key
+from pipeline.runs.writer import RunWriter, job_inputs_hash
 from pipeline.stages.check import context, evaluate
 from pipeline.stages.draft import draft
 from pipeline.stages.judge import combine, judge
-from pipeline.errors import BudgetExhausted, RequestFailed
-from pipeline.model.chat import Chat, job_scope
-from pipeline.workspace.models import Attempt, Finding, Job, JobResult, Plan, Review, Usage, Workspace, best_attempt
 from pipeline.stages.render import render, suffix
 from pipeline.stages.revise import fix, revise
-from pipeline.runs.writer import RunWriter, job_inputs_hash
+from pipeline.workspace.models import Attempt, Finding, Job, JobResult, Plan, Review, Usage, Workspace, best_attempt
 
 
 def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat | None = None,
@@ -122,24 +123,34 @@ def execute(
     concurrency: int = 1,
     done: dict[str, JobResult] | None = None,
     reviews: dict[str, Review] | None = None,
+    reuse: bool = False,
 ) -> dict:
     """Run every job not already ``done`` (a resumed run's finished jobs), ``concurrency`` at a
-    time, writing each result as it finishes. On interruption the results file is completed
-    with the unfinished jobs marked, then the interruption propagates."""
+    time, writing each result as it finishes. With ``reuse``, a job whose inputs, settings and
+    rules are unchanged since the latest run takes that run's checked result (runs/reuse.py).
+    On interruption the results file is completed with the unfinished jobs marked, then the
+    interruption propagates."""
     done, reviews = done or {}, reviews or {}
     for result in done.values():
         writer.restore(result)
+    model, judged = chat.config.public(), judge_chat.config.public() if judge_chat else None
+    keys = {job.id: reuse_key(ws, job, model, judged) for job in plan.jobs if job.id not in done}
+    reused = reusable(writer.dir.parent, writer.run_id, {k: v for k, v in keys.items() if k not in reviews},
+                      plan.jobs) if reuse else {}
 
     stopping = threading.Event()  # the run is ending: jobs not yet started do not start
 
     def work(job: Job) -> tuple[JobResult, str | None] | None:
         if stopping.is_set():
             return None
+        if job.id in reused:
+            return reused[job.id], rendered(ws, reused[job.id])
         try:
             result = run_scoped(ws, job, chat, judge_chat, reviews.get(job.id))
         except BaseException:  # the endpoint cannot be used, or the run was interrupted
             stopping.set()
             raise
+        result.reuse_key = keys[job.id]
         return result, rendered(ws, result)
 
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="ladder-job")
@@ -165,17 +176,18 @@ def preflight(ws: Workspace, plan: Plan) -> list:
     variable the inputs do not provide fails here, with its file and line, not mid-run."""
     from jinja2 import TemplateError
 
-    from pipeline.workspace import templating
-    from pipeline.stages.draft import messages
     from pipeline.errors import Problem
+    from pipeline.stages.draft import messages
+    from pipeline.workspace import templating
 
     problems = set()
     for job in plan.jobs:
         channel = ws.channel(job.channel)
         for name, call in (
-            (f"{job.language}/draft.j2", lambda: messages(ws, job, "draft.j2")),
-            (f"{job.language}/revise.j2", lambda: messages(ws, job, "revise.j2", previous={p.name: "x" for p in channel.parts})),
-            (channel.template, lambda: render(ws, job, {p.name: "x" for p in channel.parts})),
+            (f"{job.language}/draft.j2", lambda job=job: messages(ws, job, "draft.j2")),
+            (f"{job.language}/revise.j2", lambda job=job, channel=channel: messages(
+                ws, job, "revise.j2", previous={p.name: "x" for p in channel.parts})),
+            (channel.template, lambda job=job, channel=channel: render(ws, job, {p.name: "x" for p in channel.parts})),
         ):
             try:
                 call()

@@ -16,14 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.files import atomic_write, writing
 from pipeline import __version__
+from pipeline.files import atomic_write, writing
 from pipeline.lang import lemma
 from pipeline.runs import artifacts
 from pipeline.runs.artifacts import JobRecord, Manifest, ResultRow, RunResults
 from pipeline.workspace import templating
 from pipeline.workspace.models import Job, JobResult, Plan, Usage, Workspace
-
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -144,7 +143,8 @@ class RunWriter:
     @staticmethod
     def _job_record(r: JobResult) -> JobRecord:
         return JobRecord(job=r.job, status=r.status, note=r.note, inputs_hash=r.inputs_hash, output=r.output,
-                         content_hash=r.content_hash, chosen_attempt=r.chosen, attempts=r.attempts)
+                         content_hash=r.content_hash, chosen_attempt=r.chosen, attempts=r.attempts,
+                         reuse_key=r.reuse_key)
 
     def write_results(self, status: str) -> RunResults:
         now = datetime.now(UTC)

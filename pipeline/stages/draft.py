@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from pipeline.workspace import templating
 from pipeline.model.chat import Chat, InvalidReply
+from pipeline.workspace import templating
 from pipeline.workspace.models import Attempt, Channel, Finding, Job, Workspace
 
 

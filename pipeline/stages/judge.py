@@ -12,18 +12,18 @@ result says which decided (``CheckResult.decided_by``).
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 import re
+from collections import OrderedDict
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from pipeline.errors import RequestFailed
 from pipeline.lang import privacy
-from pipeline.workspace import templating
+from pipeline.model.chat import Chat, InvalidReply
 from pipeline.stages.check import STEP_FLOOR, STEP_HINTS, score
 from pipeline.stages.classify import STEP_KEYS
-from pipeline.errors import RequestFailed
-from pipeline.model.chat import Chat, InvalidReply
+from pipeline.workspace import templating
 from pipeline.workspace.models import CheckResult, Finding, JudgeResult, Ladder
 
 log = logging.getLogger("ladder.judge")

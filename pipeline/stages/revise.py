@@ -16,13 +16,11 @@ draft is in the fixed draft, or the fix is discarded and recorded as such (``los
 
 from __future__ import annotations
 
-
 from pipeline.lang import lemma, text
+from pipeline.model.chat import Chat
 from pipeline.stages.check import PLACEHOLDER, _present
 from pipeline.stages.draft import ask, messages
-from pipeline.model.chat import Chat
 from pipeline.workspace.models import Attempt, Channel, Fix, Job, Part, Workspace
-
 
 
 def revise(ws: Workspace, job: Job, chat: Chat, previous: Attempt) -> Attempt:

@@ -10,6 +10,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+# The workspace's own files (segments may also come from sheets: .csv, .xlsx).
+CONFIG_FILE = "ladder.yaml"
+CHANNELS_FILE = "channels.yaml"
+CORE_FILE = "segments/core.yaml"
+SHEET_SUFFIXES = (".csv", ".xlsx")
+
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 LANGUAGE_PATTERN = r"^[a-z]{2}$"
 Language = Annotated[str, Field(pattern=LANGUAGE_PATTERN, description="ISO 639-1 code; en and fi ship with prompts.")]
@@ -434,6 +440,7 @@ class JobResult(BaseModel):
     inputs_hash: str | None = None  # write.job_inputs_hash: what the draft depends on
     content_hash: str | None = None  # SHA-256 of the rendered piece
     seconds: float = 0.0
+    reuse_key: str | None = None  # runs/reuse.py: a later run with the same key reuses this result
 
     @property
     def best(self) -> Attempt | None:

@@ -14,8 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.errors import InvalidWorkspace, Problem
-from pipeline.workspace.load import CONFIG_FILE
-from pipeline.workspace.models import ModelSettings
+from pipeline.workspace.models import CONFIG_FILE, ModelSettings
 
 
 def _declared(key: str) -> dict[str, str]:

@@ -14,8 +14,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import (FileSystemLoader, StrictUndefined, TemplateAssertionError, TemplateError, TemplateNotFound,
-                    TemplateSyntaxError, meta, nodes)
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateAssertionError,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    meta,
+    nodes,
+)
 from jinja2.defaults import DEFAULT_FILTERS as FILTERS
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment, SecurityError

