@@ -4,6 +4,7 @@ compound forms included; levels as a workspace policy; fixes that never break a 
 import pytest
 
 from conftest import make_workspace, needs_voikko
+from test_rules import MORE_SEGMENTS
 from pipeline.stages.check import CheckContext, check, claims, evaluate, roles, tone, value_drivers
 from pipeline.stages.numbers import figures
 from pipeline.stages.plan import plan
@@ -11,27 +12,9 @@ from pipeline.stages.revise import fix, lost_elements
 from pipeline.workspace.load import load_workspace
 from pipeline.workspace.models import Attempt
 
-MORE = {
-    "segments/isannoitsijat.yaml": """\
-id: isannoitsijat
-name: Isännöitsijät
-language: fi
-role: prospect
-current_step: 2
-value_drivers: [productive]
-vocabulary: {use: [isännöitsijä, kiinteistö, huoltoyhtiö]}
-tone: {formality: neutral, address: te, energy: calm, sentence_length: short}
-""",
-    "segments/kuluttajat.yaml": """\
-id: kuluttajat
-name: Kuluttajat
-language: fi
-role: outside_target
-current_step: 1
-vocabulary: {use: [kotitalous]}
-tone: {formality: casual, address: sinä}
-""",
-}
+# the rules' test workspace, the property managers also driven by productive value
+MORE = {**MORE_SEGMENTS, "segments/isannoitsijat.yaml": MORE_SEGMENTS["segments/isannoitsijat.yaml"].replace(
+    "current_step: 2\n", "current_step: 2\nvalue_drivers: [productive]\n")}
 
 
 @pytest.fixture(scope="module")
