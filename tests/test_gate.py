@@ -4,13 +4,13 @@ compound forms included; levels as a workspace policy; fixes that never break a 
 import pytest
 
 from conftest import make_workspace, needs_voikko
-from test_rules import MORE_SEGMENTS
 from pipeline.stages.check import CheckContext, check, claims, evaluate, roles, tone, value_drivers
 from pipeline.stages.numbers import figures
 from pipeline.stages.plan import plan
 from pipeline.stages.revise import fix, lost_elements
 from pipeline.workspace.load import load_workspace
 from pipeline.workspace.models import Attempt
+from test_rules import MORE_SEGMENTS
 
 # the rules' test workspace, the property managers also driven by productive value
 MORE = {**MORE_SEGMENTS, "segments/isannoitsijat.yaml": MORE_SEGMENTS["segments/isannoitsijat.yaml"].replace(
