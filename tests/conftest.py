@@ -69,3 +69,17 @@ def run_dirs(workspace: Path) -> list[Path]:
     """The run folders under outputs/ (beside them: ladder.db, the cache and call log)."""
     runs = [p for p in (workspace / "outputs").iterdir() if p.is_dir()]
     return sorted(runs, key=lambda p: (p / "manifest.json").stat().st_mtime_ns)  # in the order they ran
+
+
+def assert_generated_block(doc: Path, start: str, end: str, fresh: str, test_file: str) -> None:
+    """A generated block of ``doc`` between ``start`` and ``end`` must equal ``fresh``;
+    LADDER_UPDATE_README=1 writes it instead."""
+    import os
+    import re
+
+    text = doc.read_text(encoding="utf-8")
+    block = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    wanted = f"{start}\n{fresh}{end}"
+    if os.environ.get("LADDER_UPDATE_README"):
+        doc.write_text(block.sub(lambda m: wanted, text), encoding="utf-8")
+    assert block.search(text).group(0) == wanted, f"run: LADDER_UPDATE_README=1 python -m pytest {test_file}"

@@ -3,12 +3,11 @@
 Regenerate with: LADDER_UPDATE_README=1 python -m pytest tests/test_readme.py
 """
 
-import os
 import re
 
 from click.testing import CliRunner
 
-from conftest import REPO
+from conftest import REPO, assert_generated_block
 from pipeline.cli import main
 
 START = "<!-- cli-reference: generated from the click commands; tests/test_readme.py keeps it in step -->"
@@ -25,13 +24,7 @@ def reference() -> str:
 
 
 def test_cli_reference_is_current():
-    readme = REPO / "docs" / "cli.md"
-    text = readme.read_text(encoding="utf-8")
-    block = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    fresh = f"{START}\n{reference()}{END}"
-    if os.environ.get("LADDER_UPDATE_README"):
-        readme.write_text(block.sub(lambda m: fresh, text), encoding="utf-8")
-    assert block.search(text).group(0) == fresh, "run: LADDER_UPDATE_README=1 python -m pytest tests/test_readme.py"
+    assert_generated_block(REPO / "docs" / "cli.md", START, END, reference(), "tests/test_readme.py")
 
 
 def test_ci_runs_exactly_the_readme_test_command():

@@ -5,12 +5,11 @@ fixture follow that declaration, and this holds them to it.
 Regenerate docs/settings.md with: LADDER_UPDATE_README=1 python -m pytest tests/test_settings.py
 """
 
-import os
 import re
 
 import click
 
-from conftest import REPO
+from conftest import REPO, assert_generated_block
 from pipeline.cli import main
 from pipeline.workspace import settings
 
@@ -19,13 +18,7 @@ END = "<!-- /settings -->"
 
 
 def test_docs_settings_table_is_current():
-    doc = REPO / "docs" / "settings.md"
-    text = doc.read_text(encoding="utf-8")
-    block = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    fresh = f"{START}\n{settings.reference()}{END}"
-    if os.environ.get("LADDER_UPDATE_README"):
-        doc.write_text(block.sub(lambda m: fresh, text), encoding="utf-8")
-    assert block.search(text).group(0) == fresh, "run: LADDER_UPDATE_README=1 python -m pytest tests/test_settings.py"
+    assert_generated_block(REPO / "docs" / "settings.md", START, END, settings.reference(), "tests/test_settings.py")
 
 
 def test_every_declared_flag_is_an_option_of_run_naming_its_variable():

@@ -72,19 +72,15 @@ class EmbeddedServer:
     proc: subprocess.Popen
     log: Any
 
-    def died(self) -> str | None:
+    def died(self, when: str = "") -> str | None:
         """None while the server runs; otherwise what to tell the user: how it ended (the signal,
-        for a crash), the last lines of its log, and what to do."""
+        for a crash), the last lines of its log, and what to do. ``when``: "did not start: it "."""
         code = self.proc.poll()
         if code is None:
             return None
         # killed by a signal: a crash, most often a native build on a CPU unlike the build machine's
         hint = REBUILD_HINT if code < 0 else "its log above says why; check the GGUF file (--gguf)"
-        return f"the embedded model server {_ended(code)}.\n{self.log_tail()}{hint}"
-
-    def failed_to_start(self) -> str | None:
-        why = self.died()
-        return None if why is None else why.replace(" server ", " server did not start: it ", 1)
+        return f"the embedded model server {when}{_ended(code)}.\n{self.log_tail()}{hint}"
 
     def log_tail(self, lines: int = 12) -> str:
         self.log.flush()
@@ -126,7 +122,7 @@ def embedded_server(gguf: str | None, n_ctx: int = 4096, start_timeout: float = 
     try:
         deadline = time.monotonic() + start_timeout
         while True:
-            if (why := server.failed_to_start()) is not None:
+            if (why := server.died("did not start: it ")) is not None:
                 raise ModelUnavailable(why)
             try:
                 with urllib.request.urlopen(f"{server.base_url}/models", timeout=2) as r:

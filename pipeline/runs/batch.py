@@ -74,7 +74,7 @@ def execute_batched(
             for model, requests in asked.items():
                 collect(chats[model], store, requests, answers, tries, poll, say)
     except BaseException as e:
-        writer.finish(interrupted=True, reason=str(e).splitlines()[0] if str(e) else "interrupted")
+        writer.finish(interrupted=e)
         raise
     return writer.finish()
 

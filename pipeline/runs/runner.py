@@ -165,7 +165,7 @@ def execute(
     except BaseException as e:
         stopping.set()
         pool.shutdown(wait=False, cancel_futures=True)
-        writer.finish(interrupted=True, reason=str(e).splitlines()[0] if str(e) else "interrupted")
+        writer.finish(interrupted=e)
         raise
     pool.shutdown()
     return writer.finish()

@@ -187,10 +187,12 @@ class RunWriter:
         self.last_write = time.monotonic()
         return data
 
-    def finish(self, interrupted: bool = False, reason: str = "interrupted") -> RunResults:
-        """The final results; an interrupted run marks each unfinished job with why it did not run."""
-        if interrupted:
+    def finish(self, interrupted: BaseException | None = None) -> RunResults:
+        """The final results; a run ``interrupted`` by an exception marks each unfinished job with
+        why it did not run (the exception's first line)."""
+        if interrupted is not None:
+            reason = (str(interrupted).splitlines() or ["interrupted"])[0]
             for job_id, r in self.results.items():
                 if r.status == "pending":
                     self.results[job_id] = r.model_copy(update={"status": "interrupted", "note": f"not run: {reason}"})
-        return self.write_results("interrupted" if interrupted else "complete")
+        return self.write_results("complete" if interrupted is None else "interrupted")
