@@ -29,7 +29,7 @@ from pipeline.stages import reader_train as rt  # noqa: E402
 from pipeline.stages.reader import MODEL_FILE, FeatureConfig  # noqa: E402
 
 CONFIG = FeatureConfig(buckets=1 << 14, lemmas=True, bigrams=False, chars=None, signals=True, rules=True,
-                       shape=True, embed=1.0)
+                       shape=True, embed=3.0, fi_vectors=4.0)
 
 
 def build(data: Path, fold_cs: list[float] | None = None, log=print) -> tuple[dict, dict]:

@@ -27,7 +27,7 @@ def test_the_shipped_model_loads_and_reads_offline():
     model = reader.model()
     assert model is not None and set(model.data["languages"]) == {"en", "fi"}
     assert reader.MODEL_FILE.stat().st_size < 5_000_000
-    assert all(re.fullmatch(r"bias|(sig|rule|rule_raw|rule_primary|shape|h|emb):.*", k) for k in model.weights)
+    assert all(re.fullmatch(r"bias|(sig|rule|rule_raw|rule_primary|shape|h|emb|fit):.*", k) for k in model.weights)
     for body, lang in (("Our customers rate us 4.8 out of 5, and every repair comes with a two-year guarantee.", "en"),
                        ("Uusi sovellus on nyt saatavilla verkkokaupassamme.", "fi")):
         reading = classify(body, lang)
@@ -35,6 +35,35 @@ def test_the_shipped_model_loads_and_reads_offline():
         assert abs(sum(reading.probabilities.values()) - 1) < 1e-3
         assert reading.primary_step == max(reading.probabilities, key=reading.probabilities.get)
         assert reading.evidence == classify_rules(body, lang).evidence  # the evidence is the signals'
+
+
+def test_finnish_texts_are_read_with_the_folded_word_vectors():
+    """The model carries the Finnish vectors folded into its weights (rows × 5): a Finnish text,
+    even one of forms no list holds, gets the five ``fit`` features; an English one none."""
+    model = reader.model()
+    assert model.vectors is not None and model.vectors.table.shape == (model.vectors.spec.rows, 5)
+    body = "Laskutusohjelmistomme säästää yrittäjien aikaa."
+    feats = model.features(body, "fi", reader_train.rules_reading(body, "fi"))
+    fit = [v for k, v in feats.items() if k.startswith("fit:")]
+    assert len(fit) == 5 and max(abs(v) for v in fit) > 1e-3
+    english_body = "Our invoicing saves founders time."
+    english = model.features(english_body, "en", reader_train.rules_reading(english_body, "en"))
+    assert not any(k.startswith("fit:") for k in english)
+
+
+def test_floret_hashing_matches_spacys():
+    """The hashing ladder reads with is floret's as spaCy implements it: the same vector for a word
+    from ladder's rows as from spaCy's own lookup in the package's table."""
+    pytest.importorskip("spacy", reason="spaCy comes with the train extra (pip install -e '.[test]')")
+    import numpy as np
+    from spacy.strings import StringStore
+    from spacy.vectors import Vectors
+
+    full = reader_train.fi_vectors()
+    theirs = Vectors(strings=StringStore()).from_disk(Path(full.table.filename).parent)
+    for word in ("kissa", "asiakkaillemme", "säästää", "Hinta", "ä"):
+        ours = np.asarray(full.table[list(reader.floret_rows(word, full.spec))]).mean(0)
+        assert np.abs(ours - theirs.get_batch([word])[0]).max() < 1e-5, word
 
 
 def test_a_guarantee_reads_as_delivery():

@@ -144,7 +144,7 @@ def classify(body: str, language: str) -> StepReading:
     m = reader.model()
     if m is None or language not in m.data.get("languages", ()):
         return rules
-    p = m.proba(reader.features(body, language, m.cfg, (rules, raw, found)))
+    p = m.proba(m.features(body, language, (rules, raw, found)))
     probs = {s: round(p[s - 1], 4) for s in STEP_KEYS}
     primary = max(STEP_KEYS, key=lambda s: (p[s - 1], s))
     return rules.model_copy(update={"primary_step": primary, "probabilities": probs, "reader": "learned"})

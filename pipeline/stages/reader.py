@@ -11,7 +11,14 @@ Features (all computed here, the same at training and run time):
 - ``rule``: the rules' step strengths (0–1) and their primary step;
 - ``lem`` / ``bi``: lemma unigrams and bigrams (Voikko base forms in Finnish), hashed;
 - ``chr``: character 3–5-grams inside words, hashed;
-- ``shape``: length, questions, quotes, figures, 2nd- and 1st-person rates.
+- ``shape``: length, questions, quotes, figures, 2nd- and 1st-person rates;
+- ``emb``: WordLlama's sentence vector (English-trained; it helps English most);
+- ``fit``: Finnish word vectors (floret: a word's vector is the mean of hashed rows for the
+  word and its character 4–5-grams, so unseen inflected forms get one too), averaged over the
+  text. Training reads the 300-dimensional vectors of ``spacy-fi-experimental-web-md``; because
+  the features and the model are both linear, the shipped model holds each hashed row already
+  multiplied by its weights (rows × 5), so reading needs only the hashing (``mmh3``), not the
+  vectors or spaCy.
 
 Hashed features are stored as bucket numbers only (crc32 of the feature string modulo the
 table size), so the model file holds no words of the texts it was learned from.
@@ -19,6 +26,7 @@ table size), so the model file holds no words of the texts it was learned from.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import math
@@ -54,17 +62,19 @@ class FeatureConfig:
     rules: bool = True
     shape: bool = True
     embed: float = 1.0  # scale of the WordLlama sentence vector; 0 = not used
+    fi_vectors: float = 0.0  # scale of the Finnish word-vector mean; 0 = not used
 
     def to_json(self) -> dict:
         return {"buckets": self.buckets, "lemmas": self.lemmas, "bigrams": self.bigrams,
                 "chars": list(self.chars) if self.chars else None, "signals": self.signals,
-                "rules": self.rules, "shape": self.shape, "embed": self.embed}
+                "rules": self.rules, "shape": self.shape, "embed": self.embed, "fi_vectors": self.fi_vectors}
 
     @classmethod
     def from_json(cls, d: dict) -> FeatureConfig:
         return cls(buckets=d["buckets"], lemmas=d["lemmas"], bigrams=d["bigrams"],
                    chars=tuple(d["chars"]) if d["chars"] else None, signals=d["signals"],
-                   rules=d["rules"], shape=d["shape"], embed=d.get("embed", 0.0))
+                   rules=d["rules"], shape=d["shape"], embed=d.get("embed", 0.0),
+                   fi_vectors=d.get("fi_vectors", 0.0))
 
 
 def _bucket(key: str, buckets: int) -> int:
@@ -81,10 +91,12 @@ def _lemma(word: str, language: str) -> str:
     return min(forms, key=lambda f: (len(f), f)) if forms else word.lower()
 
 
-def features(body: str, language: str, cfg: FeatureConfig, rules) -> dict[str, float]:
+def features(body: str, language: str, cfg: FeatureConfig, rules, vectors: WordVectors | None = None) -> dict[str, float]:
     """Named dense features (``sig:…``, ``rule:…``, ``shape:…``) and hashed ones (``h:<bucket>``).
     ``rules``: the rules' (reading, raw strengths, hits), ``classify.rules_reading``: the reader
-    reads on top of the rules, so it takes their reading rather than importing them."""
+    reads on top of the rules, so it takes their reading rather than importing them.
+    ``vectors``: the Finnish word vectors (the full ones at training, the model's folded ones
+    when reading)."""
     out: dict[str, float] = {"bias": 1.0}
     reading, raw, found = rules
     if cfg.signals:
@@ -137,11 +149,69 @@ def features(body: str, language: str, cfg: FeatureConfig, rules) -> dict[str, f
         for k, v in _l2({k: math.log1p(v) for k, v in block.items()}).items():
             hashed[f"h:{k}"] = hashed.get(f"h:{k}", 0.0) + v
     out.update(hashed)
+    if cfg.fi_vectors and vectors is not None and language == "fi":
+        out.update(vectors.text_features(words, cfg.fi_vectors))
     if cfg.embed:
         vec = embedding(body)
         if vec is not None:
             out.update({f"emb:{i}": cfg.embed * float(v) for i, v in enumerate(vec)})
     return out
+
+
+@dataclass(frozen=True)
+class Floret:
+    """floret's hashing (as spaCy's floret-mode vectors do it): the word and its character
+    n-grams, bracketed with ``<`` ``>``, each hashed by MurmurHash3 x64-128 into ``hash_count``
+    rows of the table."""
+
+    rows: int = 50000
+    minn: int = 4
+    maxn: int = 5
+    hash_count: int = 2
+    seed: int = 2166136261
+
+    def to_json(self) -> dict:
+        return {"rows": self.rows, "minn": self.minn, "maxn": self.maxn, "hash_count": self.hash_count, "seed": self.seed}
+
+
+@lru_cache(maxsize=1 << 16)
+def floret_rows(word: str, spec: Floret) -> tuple[int, ...]:
+    import mmh3
+
+    key = f"<{word}>"
+    grams = [key] + [key[i:i + n] for n in range(spec.minn, spec.maxn + 1) for i in range(len(key) - n + 1)]
+    out = []
+    for g in grams:
+        h = mmh3.hash128(g.encode("utf-8"), spec.seed, True, False) & 0xFFFFFFFFFFFFFFFF
+        out += [(h >> (32 * i) & 0xFFFFFFFF) % spec.rows for i in range(spec.hash_count)]
+    return tuple(out)
+
+
+FI_VECTOR_NORM = 16.0  # about the mean length of a Finnish text's mean vector: scales it near 1
+
+
+class WordVectors:
+    """A floret table (rows × dims) and the feature prefix its dimensions are named with."""
+
+    def __init__(self, table, spec: Floret, prefix: str):
+        self.table, self.spec, self.prefix = table, spec, prefix
+
+    def text_features(self, words: list[str], scale: float) -> dict[str, float]:
+        """``scale`` × the mean over the text's words (those with a letter) of each word's vector
+        (the mean of its rows), divided by ``FI_VECTOR_NORM``: linear in the table's rows."""
+        import numpy as np
+
+        rows: list[int] = []
+        weights: list[float] = []
+        words = [w for w in words if any(c.isalpha() for c in w)]
+        for w in words:
+            r = floret_rows(w, self.spec)
+            rows += r
+            weights += [1.0 / (len(r) * len(words))] * len(r)
+        if not rows:
+            return {}
+        vec = (scale / FI_VECTOR_NORM) * (np.asarray(weights) @ self.table[np.asarray(rows)])
+        return {f"{self.prefix}:{i}": float(v) for i, v in enumerate(vec)}
 
 
 _wordllama = None
@@ -185,10 +255,20 @@ class Model:
         self.cfg = FeatureConfig.from_json(data["features"])
         self.temperature = float(data.get("temperature", 1.0))
         self.weights: dict[str, list[float]] = data["weights"]  # feature → one weight per step
+        self.vectors: WordVectors | None = None
+        folded = data.get("fi_vectors")
+        if folded:  # rows × 5: each hashed row times the weights of the vector's dimensions
+            import numpy as np
+
+            table = np.frombuffer(base64.b64decode(folded["table"]), dtype="<f4").reshape(-1, 5)
+            self.vectors = WordVectors(table, Floret(**folded["floret"]), "fit")
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> Model:
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def features(self, body: str, language: str, rules) -> dict[str, float]:
+        return features(body, language, self.cfg, rules, self.vectors)
 
     def logits(self, feats: dict[str, float]) -> list[float]:
         z = [0.0] * 5

@@ -13,6 +13,7 @@ the temperature fitted on out-of-fold logits. The project's own self-written set
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from pipeline.stages.classify import rules_reading
-from pipeline.stages.reader import FeatureConfig, features
+from pipeline.stages.reader import FeatureConfig, Floret, Model, WordVectors, features
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_DATA = REPO / ".." / "shared" / "data" / "ladder_real.jsonl"
@@ -32,6 +33,8 @@ OWN_DATA = REPO / "bench" / "data"
 C_GRID = (0.3, 1.0, 3.0)
 SEED = 14
 FOLDS = 5
+OWN_WEIGHT = 0.5  # a self-written text counts half a real one in training
+FI_VECTORS_PACKAGE = "spacy_fi_experimental_web_md"
 
 
 def real_data_path(explicit: str | None = None) -> Path:
@@ -79,8 +82,28 @@ def group_folds(groups: Sequence[str], k: int = FOLDS, seed: int = SEED) -> np.n
 
 # --- features as a matrix ------------------------------------------------------------------
 
+def fi_vectors() -> WordVectors:
+    """The Finnish floret vectors (50,000 × 300) of ``spacy-fi-experimental-web-md`` (MIT),
+    read from the installed wheel's files with numpy: neither spaCy nor a download is needed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(FI_VECTORS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"training the reader needs the Finnish word vectors: pip install '{FI_VECTORS_PACKAGE.replace('_', '-')}' "
+                         "(or pip install -e '.[test]')")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    vocab = next(root.glob("fi_experimental_web_md-*/vocab"))
+    cfg = json.loads((vocab / "vectors.cfg").read_text())
+    assert cfg["mode"] == "floret" and (cfg["bow"], cfg["eow"]) == ("<", ">"), cfg
+    table = np.load(vocab / "vectors", mmap_mode="r")
+    floret = Floret(rows=table.shape[0], minn=cfg["minn"], maxn=cfg["maxn"], hash_count=cfg["hash_count"],
+                    seed=cfg["hash_seed"])
+    return WordVectors(table, floret, "fiv")
+
+
 def featurize(rows: Sequence[dict], cfg: FeatureConfig) -> list[dict[str, float]]:
-    return [features(r["text"], r["language"], cfg, rules_reading(r["text"], r["language"])) for r in rows]
+    vectors = fi_vectors() if cfg.fi_vectors else None
+    return [features(r["text"], r["language"], cfg, rules_reading(r["text"], r["language"]), vectors) for r in rows]
 
 
 class Vocab:
@@ -198,6 +221,10 @@ def train(dicts: Sequence[dict[str, float]], y: np.ndarray, C: float, weight: np
     return Fitted(vocab, fit_lr(X, y, C, vocab.index.get("bias"), weight), C)
 
 
+def _weights(n_real: int, extra: tuple[list[dict], np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.ones(n_real), np.full(len(extra[1]), OWN_WEIGHT)])
+
+
 def choose_C(dicts: list[dict], y: np.ndarray, groups: Sequence[str], extra: tuple[list[dict], np.ndarray],
              grid: Sequence[float] = C_GRID, k: int = 4, seed: int = SEED) -> float:
     """The grid's C with the best inner grouped-CV log loss (ties: the smaller C)."""
@@ -207,7 +234,7 @@ def choose_C(dicts: list[dict], y: np.ndarray, groups: Sequence[str], extra: tup
         nll = 0.0
         for f in range(k):
             tr, te = np.where(folds != f)[0], np.where(folds == f)[0]
-            m = train([dicts[i] for i in tr] + extra[0], np.concatenate([y[tr], extra[1]]), C)
+            m = train([dicts[i] for i in tr] + extra[0], np.concatenate([y[tr], extra[1]]), C, _weights(len(tr), extra))
             P = _softmax(m.logits([dicts[i] for i in te]))
             nll -= float(np.log(np.clip(P[np.arange(len(te)), y[te] - 1], 1e-300, None)).sum())
         best = min(best, (round(nll, 6), C))
@@ -238,7 +265,7 @@ def cross_validate(rows: list[dict], cfg: FeatureConfig, use_own: bool = True, k
             C = choose_C([dicts[i] for i in tr], y[tr], [groups[i] for i in tr], extra, grid)
         else:
             C = grid[0]
-        m = train([dicts[i] for i in tr] + extra[0], np.concatenate([y[tr], extra[1]]), C)
+        m = train([dicts[i] for i in tr] + extra[0], np.concatenate([y[tr], extra[1]]), C, _weights(len(tr), extra))
         oof[te] = m.logits([dicts[i] for i in te])
         chosen.append(C)
         log(f"  fold {f + 1}/{k}: n_test={len(te)} C={C} exact={np.mean(oof[te].argmax(1) + 1 == y[te]):.3f}")
@@ -247,7 +274,7 @@ def cross_validate(rows: list[dict], cfg: FeatureConfig, use_own: bool = True, k
     for f in range(k):
         te = folds == f
         proba[te] = _softmax(oof[te] / fit_temperature(oof[~te], y[~te]))
-    return {"dicts": dicts, "y": y, "folds": folds, "groups": groups, "logits": oof, "proba": proba,
+    return {"rows": rows, "dicts": dicts, "y": y, "folds": folds, "groups": groups, "logits": oof, "proba": proba,
             "Cs": chosen, "extra": extra, "temperature": fit_temperature(oof, y)}
 
 
@@ -256,13 +283,33 @@ def final_model(cv: dict, cfg: FeatureConfig, languages: Sequence[str], figures:
     Cs = cv["Cs"]
     C = max(sorted(set(Cs)), key=Cs.count)
     dicts, y = cv["dicts"] + cv["extra"][0], np.concatenate([cv["y"], cv["extra"][1]])
-    m = train(dicts, y, C)
+    m = train(dicts, y, C, _weights(len(cv["y"]), cv["extra"]))
     weights = {name: [float(f"{v:.5g}") for v in m.W[i]] for i, name in enumerate(m.vocab.names)
-               if np.abs(m.W[i]).max() >= 1e-5}
-    return {"schema": 1, "kind": "multinomial logistic regression", "features": cfg.to_json(),
-            "languages": sorted(languages), "C": C, "temperature": cv["temperature"],
-            "trained_on": {"real": len(cv["y"]), "own": len(cv["extra"][1])},
-            "cross_validated": figures, "weights": weights}
+               if np.abs(m.W[i]).max() >= 1e-5 and not name.startswith("fiv:")}
+    model = {"schema": 1, "kind": "multinomial logistic regression", "features": cfg.to_json(),
+             "languages": sorted(languages), "C": C, "temperature": cv["temperature"],
+             "trained_on": {"real": len(cv["y"]), "own": len(cv["extra"][1])},
+             "cross_validated": figures, "weights": weights}
+    if cfg.fi_vectors:
+        model["fi_vectors"] = fold_vectors(m)
+        weights.update({f"fit:{k}": [1.0 if i == k else 0.0 for i in range(5)] for k in range(5)})
+        shipped = Model(model)  # reads the folded table as it will be read: the same logits
+        for r, d in list(zip(cv["rows"], cv["dicts"]))[::7]:
+            if r["language"] == "fi":
+                trained = m.logits([d])[0]
+                read = shipped.logits(shipped.features(r["text"], "fi", rules_reading(r["text"], "fi")))
+                assert np.abs(trained - np.array(read)).max() < 1e-2, (r["id"], trained, read)
+    return model
+
+
+def fold_vectors(m: Fitted) -> dict:
+    """The Finnish vectors' weights folded into the table: row r → V[r] · W (5 numbers), so the
+    model reads ``fit:k`` (the text's mean of folded rows, weight 1 on step k) exactly as the
+    trained model reads ``fiv:0…299``, without the 60 MB table."""
+    vectors = fi_vectors()
+    cols = [m.vocab.index[f"fiv:{j}"] for j in range(vectors.table.shape[1])]
+    folded = (np.asarray(vectors.table, dtype=np.float64) @ m.W[cols]).astype("<f4")
+    return {"floret": vectors.spec.to_json(), "table": base64.b64encode(folded.tobytes()).decode("ascii")}
 
 
 # --- figures -------------------------------------------------------------------------------
