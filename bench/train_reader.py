@@ -3,12 +3,14 @@
     python bench/train_reader.py [--data PATH] [--out PATH] [--fold-cs-from-model]
 
 Deterministic and seeded: 5 folds grouped by web domain, C chosen per fold by an inner grouped
-CV over a fixed grid (0.3, 1, 3), the temperature fitted on out-of-fold logits, the gate's
-threshold picked on out-of-fold probabilities (false rejections ≤ 5 %), then one model trained
-on every real text plus the project's own sets in ``bench/data``. Prints the cross-validated
-figures and writes them into the model file. The texts are read from ``../shared/data`` (or
-``--data`` / ``LADDER_REAL_DATA``) and nothing of them is written: the model holds weights over
-signal names, shape features, WordLlama dimensions and crc32 buckets of lemmas.
+CV over a fixed grid (0.3, 1, 3) on the temperature-scaled log loss, the temperature fitted on
+out-of-fold logits, the gate's threshold picked on out-of-fold probabilities (false rejections
+≤ 5 %), then one model trained on every real text plus the project's own sets in ``bench/data``
+(at half weight). Prints the cross-validated figures and writes them into the model file. The
+texts are read from ``../shared/data`` (or ``--data`` / ``LADDER_REAL_DATA``) and nothing of
+them is written: the model holds weights over signal names, shape features, WordLlama
+dimensions, crc32 buckets of lemmas and the Finnish floret rows folded with their weights.
+Needs the ``train`` extra (``spacy-fi-experimental-web-md``, the Finnish vectors).
 ``--fold-cs-from-model`` reuses the committed model's per-fold C instead of searching again
 (the same choices, made by the inner CV; ~10× faster).
 """

@@ -116,20 +116,15 @@ def hits(body: str, language: str) -> list[Hit]:
     return found
 
 
-FEATURE_SPAN = re.compile(r"[^.!?\n]+(?:[.!?](?!\d)|$)")
-
-
 def _figures(body: str, language: str) -> list[Hit]:
     out = []
     attribution = ATTRIBUTION.get(language)
-    # Not text.sentence_spans: these spans are part of the learned reader's features (an
-    # attributed figure is one in the same span as an attribution), frozen with reader_model.json;
-    # splitting differently moves its cross-validated figures (tests/test_reader.py).
-    for span in FEATURE_SPAN.finditer(body):
-        s = span.group()
+    # a figure is attributed when its sentence (a line break ends one too) names who says it
+    for a, b in text.sentence_spans(body, lines=True):
+        s = body[a:b]
         for m in FIGURE.finditer(s):
             attributed = attribution is not None and attribution.search(s) is not None
-            start, end = span.start() + m.start(), span.start() + m.end()
+            start, end = a + m.start(), a + m.end()
             out.append(Hit(5, "attributed-figure", 1.0, start, end) if attributed
                        else Hit(2, "figure", 0.5, start, end))
     return out
