@@ -26,7 +26,7 @@ import openai
 from pipeline.errors import ModelUnavailable
 from pipeline.model.chat import Chat, Deferred
 from pipeline.runs.runner import rendered, run_scoped
-from pipeline.runs.writer import RunWriter
+from pipeline.runs.writer import RunWriter, job_inputs_hashes
 from pipeline.stages.render import suffix
 from pipeline.store import Store
 from pipeline.workspace.models import Job, JobResult, Plan, Review, Workspace
@@ -57,13 +57,14 @@ def execute_batched(
         c.answer_from(answers, discount)
     tries: dict[str, int] = {}
     pending = [job for job in plan.jobs if job.id not in done]
+    inputs = job_inputs_hashes(ws, pending)
     try:
         while pending:
             asked: dict[str, dict[str, dict]] = {}  # model -> key -> request
             waiting: list[Job] = []
             for job in pending:
                 try:
-                    result = run_scoped(ws, job, chat, judge_chat, (reviews or {}).get(job.id))
+                    result = run_scoped(ws, job, chat, judge_chat, (reviews or {}).get(job.id), inputs[job.id])
                 except Deferred as d:
                     asked.setdefault(d.params["model"], {})[d.key] = d.params
                     waiting.append(job)
