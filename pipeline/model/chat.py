@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 from tenacity import Retrying
 
 from pipeline import retry
@@ -159,7 +160,9 @@ class Chat:
             for attempt in self.retrying():
                 with attempt:
                     attempts += 1
-                    response = self.client.chat.completions.create(**params)
+                    # the documented way to send a body that is ready as it is: ``create`` would run
+                    # these plain JSON params through its TypedDict transform again (~1 ms a call)
+                    response = self.client.post("/chat/completions", body=params, cast_to=ChatCompletion)
             if not isinstance(getattr(response, "choices", None), list):
                 raise RequestFailed(f"the endpoint's reply is not a chat completion: {str(response)[:200]!r}")
         except Exception as e:
