@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import openai
-
 from pipeline.errors import ModelUnavailable
 from pipeline.model.chat import Chat, Deferred
 from pipeline.runs.runner import rendered, run_scoped
@@ -84,6 +82,8 @@ def collect(chat: Chat, store: Store, requests: dict[str, dict], answers: dict[s
             poll: float, say: Callable[[str], None]) -> None:
     """Get ``requests`` answered through one batch (the one a killed run left, if any) into
     ``answers``. Raises ModelUnavailable when the batch fails or answers nothing."""
+    import openai  # with the client, not with this module (chat.py says why)
+
     client, model, run_id = chat.client, chat.config.model, chat.run_id or ""
 
     def call(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
