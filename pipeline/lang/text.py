@@ -66,7 +66,8 @@ def find_term(text: str, term: str, language: str) -> list[tuple[int, int]]:
 
 def find_term_in(toks: Sequence[Token], term: str, language: str) -> list[tuple[int, int]]:
     """A token matches a term word when it is that word, or they share a base form (the token's
-    compound head included). The term's base forms are looked up once, each token's once."""
+    compound head included). The term's base forms are looked up once, and each distinct token is
+    tested once per term word."""
     words = [t.lower for t in tokens(term)]
     if not words:
         return []
@@ -75,16 +76,14 @@ def find_term_in(toks: Sequence[Token], term: str, language: str) -> list[tuple[
     if language == "fi" and lemma.backend("fi") != "voikko":
         # without Voikko: a Finnish form starts with its word's stem (final vowel dropped)
         stems = [w[:-1] if len(w) > 4 and w[-1] in "aeiouyäö" else w for w in words]
-    heads: dict[str, frozenset[str]] = {}
+    found: list[dict[str, bool]] = [{} for _ in words]  # per term word: each distinct token's answer
 
     def matches(token: str, j: int) -> bool:
-        if token == words[j]:
-            return True
-        if token not in heads:
-            heads[token] = lemma.lemmas(token, language, heads=True)
-        if heads[token] & wanted[j]:
-            return True
-        return stems is not None and len(stems[j]) >= 4 and token.startswith(stems[j])
+        known = found[j].get(token)
+        if known is None:
+            known = found[j][token] = (token == words[j] or bool(lemma.lemmas(token, language, heads=True) & wanted[j])
+                                       or (stems is not None and len(stems[j]) >= 4 and token.startswith(stems[j])))
+        return known
 
     n = len(words)
     return [(toks[i].start, toks[i + n - 1].end) for i in range(len(toks) - n + 1)
