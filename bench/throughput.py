@@ -7,7 +7,8 @@ with --error-rate, a share of them with 503). ladder's real model layer (``Chat.
 retries, structured parts, the SQLite cache and call log) drafts N jobs with C in flight, the way
 ``ladder run`` does (a thread pool). Prints:
 
-- wall time at latency L against the limit ceil(N/C)·L, and their ratio (target ≤ 1.10);
+- wall time at latency L against the limit ceil(N/C)·L, and their ratio (target ≤ 1.10), beside
+  the plain asyncio + AsyncOpenAI loop's ratio in the same conditions (what this machine allows);
 - overhead per call at L=0 against a plain asyncio + AsyncOpenAI loop with a semaphore making
   the same calls to the same server (target ratio ≤ 1.2);
 - a fully cached rerun of the same N jobs: model calls (must be 0) and its time as a share of
@@ -75,6 +76,7 @@ def _serve(latency: float, error_rate: float, port, count) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # as real servers do: else each reply waits ~40 ms for a delayed ACK
 
         def log_message(self, *args):
             pass
@@ -143,7 +145,7 @@ def requests_for(n: int) -> list[list[dict]]:
 
 
 def ladder_layer(url: str, prompts: list[list[dict]], concurrency: int, store: Store | None) -> float:
-    config = resolve_config(ModelSettings(max_retries=6, backoff=0.05), {"base_url": url, "model": "bench"}, {})
+    config = resolve_config(ModelSettings(), {"base_url": url, "model": "bench"}, {})  # the default backoff
     chat = Chat(config, url, store=store, run_id="bench")
     output = parts_model(next(c for c in load_workspace(example_dir())[0].channels if c.id == "email"))
     started = time.perf_counter()
@@ -210,15 +212,15 @@ def full_run(jobs: int, concurrency: int, latency: float) -> dict:
         server = Server(latency)
         command = [sys.executable, "-m", "pipeline.cli", "run", "-w", str(ws), "--base-url", server.url,
                    "--model", "bench", "--concurrency", str(concurrency)]
-        env = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PATH": "/usr/bin:/bin",
-               "LADDER_BACKOFF": "0.05"}
+        env = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PATH": "/usr/bin:/bin"}
         for label in ("run", "rerun"):
-            before = server.requests
+            before, cpu = server.requests, _children_cpu()
             started = time.perf_counter()
             done = subprocess.run(command, env=env, capture_output=True, text=True)
             wall = time.perf_counter() - started
             assert done.returncode in (0, 1), done.stderr[-2000:]
-            figures |= {f"{label}_wall_s": round(wall, 2), f"{label}_model_calls": server.requests - before}
+            figures |= {f"{label}_wall_s": round(wall, 2), f"{label}_model_calls": server.requests - before,
+                        f"{label}_cpu_s": round(_children_cpu() - cpu, 2)}
         calls = figures["run_model_calls"]
         figures["run_jobs_per_s"] = round(figures["run_jobs"] / figures["run_wall_s"], 1)
         figures["plain_same_calls_s"] = round(plain_asyncio(server.url, requests_for(calls), concurrency), 2)
@@ -226,6 +228,12 @@ def full_run(jobs: int, concurrency: int, latency: float) -> dict:
         figures["rerun_share"] = round(figures["rerun_wall_s"] / figures["run_wall_s"], 3)
         server.stop()
     return figures
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes: a run's own work."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rss_mb() -> float:
@@ -255,6 +263,8 @@ def main() -> None:
         before = slow.requests
         cached = ladder_layer(slow.url, prompts, c, store)
         figures |= {"cached_calls": slow.requests - before, "cached_share": round(cached / wall, 4)}
+        plain = plain_asyncio(slow.url, prompts, c)
+        figures |= {"plain_wall_s": round(plain, 3), "plain_ratio_to_limit": round(plain / limit, 3)}
         store.close()
         slow.stop()
 
@@ -273,7 +283,8 @@ def main() -> None:
         figures |= full_run(args.run_jobs, c, lat)
 
     print(f"{n} jobs, {c} in flight, latency {lat * 1000:.0f} ms")
-    print(f"  wall {figures['wall_s']} s vs limit ceil(N/C)·L = {figures['limit_s']} s: ratio {figures['ratio_to_limit']} (target ≤ 1.10)")
+    print(f"  wall {figures['wall_s']} s vs limit ceil(N/C)·L = {figures['limit_s']} s: ratio {figures['ratio_to_limit']} "
+          f"(target ≤ 1.10); the plain loop: {figures['plain_wall_s']} s, ratio {figures['plain_ratio_to_limit']}")
     print(f"  cached rerun: {figures['cached_calls']} model calls, {figures['cached_share']:.1%} of the first run's time (target 0, ≤ 5 %)")
     print(f"  at L=0: ladder {figures['ladder_l0_ms_per_call']} ms/call, plain asyncio+openai "
           f"{figures['plain_l0_ms_per_call']} ms/call: ratio {figures['overhead_ratio']} (target ≤ 1.2)")
@@ -281,10 +292,12 @@ def main() -> None:
           + (f", {figures['peak_rss_mb_at_memory_n']} MB after {args.memory_n}" if args.memory_n else ""))
     if args.run_jobs:
         print(f"  full `ladder run`: {figures['run_jobs']} jobs in {figures['run_wall_s']} s "
-              f"({figures['run_jobs_per_s']} jobs/s, {figures['run_model_calls']} model calls); the plain loop makes "
+              f"({figures['run_jobs_per_s']} jobs/s, {figures['run_model_calls']} model calls, "
+              f"{figures['run_cpu_s']} s of CPU); the plain loop makes "
               f"as many calls in {figures['plain_same_calls_s']} s: ratio {figures['run_ratio_to_plain']}")
         print(f"  rerun with unchanged inputs: {figures['rerun_model_calls']} model calls, "
-              f"{figures['rerun_wall_s']} s ({figures['rerun_share']:.0%} of the first run: each job's checked result reused)")
+              f"{figures['rerun_wall_s']} s, {figures['rerun_cpu_s']} s of CPU ({figures['rerun_share']:.0%} of the first run: "
+              "each job's checked result reused)")
     print(json.dumps(figures))
 
 

@@ -48,7 +48,7 @@ from pipeline.stages.judge import combine, judge
 from pipeline.stages.plan import plan as make_plan
 from pipeline.store import Store
 from pipeline.workspace.load import default_ladder, load_workspace
-from pipeline.workspace.models import ModelSettings, Plan, Review, Workspace
+from pipeline.workspace.models import JobResult, ModelSettings, Plan, Review, Workspace
 from pipeline.workspace.settings import effective_settings
 from pipeline.workspace.urls import scrub_url, url_problem
 
@@ -329,7 +329,7 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
     _note_lemma_backend(ws)
     reviews = _reviews(runs_dir, plan)
 
-    def go(base: str, health=None) -> dict:
+    def go(base: str, health=None) -> tuple[RunResults, list[JobResult]]:
 
         store = Store(runs_dir / "ladder.db")
         limiter = Limiter(config.requests_per_minute, config.tokens_per_minute)
@@ -342,13 +342,16 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
         with _progress(len(plan.jobs) - len(done)) as on_job:
             try:
                 if batch:
-
-                    return execute_batched(ws, plan, chat, writer, store, on_job=on_job,
-                                           judge_chat=judge_chat, done=done, reviews=reviews, poll=batch_poll,
-                                           say=lambda m: say(f"\n{m}" if log_format() == "text" else m, event="batch"),
-                                           discount=shipped_prices().get("batch_discount", 1.0))
-                return execute(ws, plan, chat, writer, on_job=on_job, judge_chat=judge_chat, reuse=(cache or "use") == "use",
-                               concurrency=config.concurrency, done=done, reviews=reviews)
+                    results = execute_batched(ws, plan, chat, writer, store, on_job=on_job,
+                                              judge_chat=judge_chat, done=done, reviews=reviews, poll=batch_poll,
+                                              say=lambda m: say(f"\n{m}" if log_format() == "text" else m,
+                                                                event="batch"),
+                                              discount=shipped_prices().get("batch_discount", 1.0))
+                else:
+                    results = execute(ws, plan, chat, writer, on_job=on_job, judge_chat=judge_chat,
+                                      reuse=(cache or "use") == "use", concurrency=config.concurrency, done=done,
+                                      reviews=reviews)
+                return results, list(writer.results.values())
             finally:
                 store.close()
 
@@ -356,13 +359,13 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
     if config.embedded:
         say(f"model: embedded {config.model} (llama-cpp-python on loopback)", event="model", model=config.model)
         with embedded_server(config.gguf) as server:
-            results = go(server.base_url, server.died)
+            results, jobs = go(server.base_url, server.died)
     else:
         say(f"model: {config.model} at {config.public()['endpoint']}", event="model", model=config.model,
             endpoint=config.public()["endpoint"])
-        results = go(config.base_url)
+        results, jobs = go(config.base_url)
 
-    results = record_metrics(ws, out_dir)
+    results = record_metrics(ws, out_dir, results, jobs)
     _print_summary(results, out_dir)
     s = results.summary
     sys.exit(EXIT_OK if s["passed"] == s["jobs"] else EXIT_FAILED)

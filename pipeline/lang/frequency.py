@@ -4,15 +4,26 @@ bench/build_data.py and shipped in data/): the background a group's own words st
 from __future__ import annotations
 
 import gzip
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
 
 
-@lru_cache(maxsize=4)
+_READING = threading.Lock()
+
+
 def background(language: str) -> dict[str, float]:
-    """A general frequency per lemma (relative, summing to about 1), or empty for a language without one."""
+    """A general frequency per lemma (relative, summing to about 1), or empty for a language
+    without one. Read once, by one thread: a run's job threads all ask for it at their first
+    check, and each reading the file itself cost a run 32 readings of it."""
+    with _READING:
+        return _read(language)
+
+
+@lru_cache(maxsize=4)
+def _read(language: str) -> dict[str, float]:
     path = DATA / f"freq_{language}.tsv.gz"
     out: dict[str, float] = {}
     if not path.exists():

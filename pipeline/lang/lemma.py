@@ -28,6 +28,8 @@ def _analyze(v, word: str) -> list[dict]:
 
 
 def _get_voikko():
+    if _voikko is not None or _voikko_error is not None:  # settled: no lock (every lemma asks)
+        return _voikko
     with _voikko_lock:
         return _init_voikko()
 

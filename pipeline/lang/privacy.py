@@ -405,8 +405,15 @@ def scrub_messages(messages: list[dict[str, str]], keep: Iterable[str] = ()) -> 
     for m in messages:
         content = m.get("content")
         if isinstance(content, str) and content:
-            clean = scrub(content, None, keep)
+            clean = _scrub_message(content, keep)
             if clean != content:
                 m, changed = {**m, "content": clean}, True
         out.append(m)
     return out if changed else messages
+
+
+@lru_cache(maxsize=256)
+def _scrub_message(content: str, keep: tuple[str, ...]) -> str:
+    """``scrub`` for a message: a run sends the same system prompt, and a re-ask the same
+    messages again, with every call, so each text is scrubbed once."""
+    return scrub(content, None, keep)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from pipeline.lang import en, fi, lemma
@@ -25,10 +25,10 @@ class Token:
     text: str
     start: int
     end: int
+    lower: str = field(init=False, compare=False, repr=False)  # asked for every term of every check
 
-    @property
-    def lower(self) -> str:
-        return self.text.lower()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lower", self.text.lower())
 
 
 @lru_cache(maxsize=4096)
@@ -40,7 +40,7 @@ def tokens(text: str) -> tuple[Token, ...]:
 
 def detect_language(text: str) -> tuple[str | None, float]:
     """Guess en or fi from function words, letters and endings. Returns (language, confidence)."""
-    words = [t.lower for t in tokens(text)]
+    words = [m.group().lower() for m in WORD.finditer(text)]  # a prompt's tokens need no cache
     if len(words) < 4:
         return None, 0.0
     score = {"en": 0.0, "fi": 0.0}
@@ -59,32 +59,35 @@ def detect_language(text: str) -> tuple[str | None, float]:
     return lang, score[lang] / total
 
 
-def _word_matches(token: str, term_word: str, language: str) -> bool:
-    if token == term_word:
-        return True
-    if lemma.lemmas(token, language, heads=True) & lemma.lemmas(term_word, language):
-        return True
-    if language == "fi" and lemma.backend("fi") != "voikko":
-        # without Voikko: a Finnish form starts with its word's stem (final vowel dropped)
-        stem = term_word[:-1] if len(term_word) > 4 and term_word[-1] in "aeiouyäö" else term_word
-        return len(stem) >= 4 and token.startswith(stem)
-    return False
-
-
 def find_term(text: str, term: str, language: str) -> list[tuple[int, int]]:
     """Character spans where ``term`` (one or more words) occurs, in any inflected form."""
     return find_term_in(tokens(text), term, language)
 
 
 def find_term_in(toks: Sequence[Token], term: str, language: str) -> list[tuple[int, int]]:
+    """A token matches a term word when it is that word, or they share a base form (the token's
+    compound head included). The term's base forms are looked up once, and each distinct token is
+    tested once per term word."""
     words = [t.lower for t in tokens(term)]
     if not words:
         return []
-    spans = []
-    for i in range(len(toks) - len(words) + 1):
-        if all(_word_matches(toks[i + j].lower, w, language) for j, w in enumerate(words)):
-            spans.append((toks[i].start, toks[i + len(words) - 1].end))
-    return spans
+    wanted = [lemma.lemmas(w, language) for w in words]
+    stems = None
+    if language == "fi" and lemma.backend("fi") != "voikko":
+        # without Voikko: a Finnish form starts with its word's stem (final vowel dropped)
+        stems = [w[:-1] if len(w) > 4 and w[-1] in "aeiouyäö" else w for w in words]
+    found: list[dict[str, bool]] = [{} for _ in words]  # per term word: each distinct token's answer
+
+    def matches(token: str, j: int) -> bool:
+        known = found[j].get(token)
+        if known is None:
+            known = found[j][token] = (token == words[j] or bool(lemma.lemmas(token, language, heads=True) & wanted[j])
+                                       or (stems is not None and len(stems[j]) >= 4 and token.startswith(stems[j])))
+        return known
+
+    n = len(words)
+    return [(toks[i].start, toks[i + n - 1].end) for i in range(len(toks) - n + 1)
+            if all(matches(toks[i + j].lower, j) for j in range(n))]
 
 
 @lru_cache(maxsize=4096)

@@ -126,7 +126,9 @@ A = TypeVar("A", bound=Artifact)
 
 
 def dump(artifact: BaseModel) -> str:
-    return json.dumps(artifact.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n"
+    """Indented JSON, UTF-8 as it is; pydantic's serializer writes what ``json.dumps(...,
+    ensure_ascii=False, indent=2)`` of the model's JSON dump would, several times faster."""
+    return artifact.model_dump_json(indent=2) + "\n"
 
 
 def write(path: Path, artifact: Artifact, sync: bool = True) -> None:

@@ -21,12 +21,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import openai
-
 from pipeline.errors import ModelUnavailable
 from pipeline.model.chat import Chat, Deferred
 from pipeline.runs.runner import rendered, run_scoped
-from pipeline.runs.writer import RunWriter
+from pipeline.runs.writer import RunWriter, job_inputs_hashes
 from pipeline.stages.render import suffix
 from pipeline.store import Store
 from pipeline.workspace.models import Job, JobResult, Plan, Review, Workspace
@@ -57,13 +55,14 @@ def execute_batched(
         c.answer_from(answers, discount)
     tries: dict[str, int] = {}
     pending = [job for job in plan.jobs if job.id not in done]
+    inputs = job_inputs_hashes(ws, pending)
     try:
         while pending:
             asked: dict[str, dict[str, dict]] = {}  # model -> key -> request
             waiting: list[Job] = []
             for job in pending:
                 try:
-                    result = run_scoped(ws, job, chat, judge_chat, (reviews or {}).get(job.id))
+                    result = run_scoped(ws, job, chat, judge_chat, (reviews or {}).get(job.id), inputs[job.id])
                 except Deferred as d:
                     asked.setdefault(d.params["model"], {})[d.key] = d.params
                     waiting.append(job)
@@ -83,6 +82,8 @@ def collect(chat: Chat, store: Store, requests: dict[str, dict], answers: dict[s
             poll: float, say: Callable[[str], None]) -> None:
     """Get ``requests`` answered through one batch (the one a killed run left, if any) into
     ``answers``. Raises ModelUnavailable when the batch fails or answers nothing."""
+    import openai  # with the client, not with this module (chat.py says why)
+
     client, model, run_id = chat.client, chat.config.model, chat.run_id or ""
 
     def call(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:

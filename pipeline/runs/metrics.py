@@ -19,8 +19,8 @@ from typing import Any
 
 from pipeline.lang import text
 from pipeline.runs import artifacts
-from pipeline.runs.artifacts import Draft, RunResults, load_run
-from pipeline.workspace.models import Workspace
+from pipeline.runs.artifacts import Draft, RunResults
+from pipeline.workspace.models import JobResult, Workspace
 
 SIMILAR = 0.6
 
@@ -80,9 +80,18 @@ def compute(ws: Workspace, drafts: list[Draft], summary: dict[str, Any]) -> dict
     }
 
 
-def record(ws: Workspace, run_dir: Path) -> RunResults:
-    """Compute a finished run's metrics and add them to its run_results.json."""
-    run = load_run(run_dir.parent, run_dir.name)
-    results = run.results.model_copy(update={"metrics": compute(ws, run.drafts, run.summary)})
+def record(ws: Workspace, run_dir: Path, results: RunResults, jobs: list[JobResult]) -> RunResults:
+    """Add a finished run's metrics to its run_results.json: ``results`` as the run wrote them,
+    computed from its ``jobs`` in memory (reading every job's file back cost a run seconds)."""
+    drafts = [chosen_draft(r) for r in jobs]
+    results = results.model_copy(update={"metrics": compute(ws, drafts, results.summary)})
     artifacts.write(run_dir / "run_results.json", results)
     return results
+
+
+def chosen_draft(result: JobResult) -> Draft:
+    """What ``compute`` reads of a job (as load_run gives it): its chosen version's parts and check."""
+    chosen = result.best
+    check = chosen.check if chosen else None
+    return Draft(id=result.job.id, job=result.job, status=result.status, passed=bool(check and check.passed),
+                 findings=check.findings if check else [], parts=chosen.parts if chosen else {})

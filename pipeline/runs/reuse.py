@@ -4,7 +4,7 @@ result instead of drafting and checking again. Its replies would come from the r
 its checks would come out the same, so this only skips work, not decisions.
 
 The key (``reuse_key``) is a SHA-256 over every workspace file's hash (a check reads other
-segments too), the job's own inputs (``job_inputs_hash``: its prompts and layout included), the
+segments too), the job's own inputs (``job_inputs_hashes``: its prompts and layout included), the
 settings that shape a reply, ladder's version and its rule data. It is written in each job
 record; a run with --refresh, --no-cache or --batch, and a job a reviewer decided on, reuse
 nothing."""
@@ -19,7 +19,6 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.runs.artifacts import JobRecord, job_record_path, read, run_ids
-from pipeline.runs.writer import job_inputs_hash
 from pipeline.workspace.models import Job, JobResult, Usage, Workspace
 
 # The model settings that shape a reply (the rest: how fast, how often, how much; not what).
@@ -37,10 +36,11 @@ def _rule_data() -> str:
     return h.hexdigest()
 
 
-def reuse_key(ws: Workspace, job: Job, model: dict[str, Any], judge: dict[str, Any] | None) -> str:
+def reuse_key(ws: Workspace, inputs_hash: str, model: dict[str, Any], judge: dict[str, Any] | None) -> str:
+    """The key of a job whose own inputs hash to ``inputs_hash`` (writer.job_inputs_hashes)."""
     data = {
         "workspace": ws.input_hashes,
-        "job": job_inputs_hash(ws, job),
+        "job": inputs_hash,
         "checks": ws.config.model_dump(mode="json", include={"checks", "revise_rounds"}),
         "model": {k: model.get(k) for k in CONTENT_SETTINGS},
         "judge": {k: judge.get(k) for k in CONTENT_SETTINGS} if judge else None,

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pipeline.errors import BudgetExhausted, RequestFailed
 from pipeline.model.chat import Chat, job_scope
 from pipeline.runs.reuse import reusable, reuse_key
-from pipeline.runs.writer import RunWriter, job_inputs_hash
+from pipeline.runs.writer import RunWriter, job_inputs_hashes
 from pipeline.stages.check import context, evaluate
 from pipeline.stages.draft import draft
 from pipeline.stages.judge import combine, judge
@@ -23,17 +23,18 @@ from pipeline.workspace.models import Attempt, Finding, Job, JobResult, Plan, Re
 
 
 def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat | None = None,
-            review: Review | None = None) -> JobResult:
+            review: Review | None = None, inputs: str | None = None) -> JobResult:
     """Draft, check; while the best version fails: the safe fixes (no model call), then at most
     ``rounds`` model revisions of the best version so far. With a judge, every version is
     also judged, and the judge's calls count in the version's usage.
 
     A reviewer's decision on the job's earlier draft changes the start: "approve" (inputs
     unchanged) keeps that draft as it is, no call; "changes" revises it with the reviewer's
-    comment as an instruction; "reject" drafts afresh, past the reply cache."""
+    comment as an instruction; "reject" drafts afresh, past the reply cache. ``inputs``: the
+    job's inputs hash when the caller has it (writer.job_inputs_hashes)."""
     started = time.perf_counter()
     attempts: list[Attempt] = []
-    inputs = job_inputs_hash(ws, job)
+    inputs = inputs or job_inputs_hashes(ws, [job])[job.id]
     if review is not None and review.decision == "approve" and review.inputs_hash == inputs:
         kept = _previous(review).model_copy(update={"n": 1})
         return JobResult(job=job, status="passed" if kept.check and kept.check.passed else "failed", attempts=[kept],
@@ -101,10 +102,11 @@ def _review_note(review: Review | None) -> str | None:
     return f"rejected in run {review.run_id}: drafted afresh"
 
 
-def run_scoped(ws: Workspace, job: Job, chat: Chat, judge_chat: Chat | None, review: Review | None) -> JobResult:
+def run_scoped(ws: Workspace, job: Job, chat: Chat, judge_chat: Chat | None, review: Review | None,
+               inputs: str | None = None) -> JobResult:
     """``run_job`` with its calls attributed to the job; a rejected draft's job skips the cache."""
     with job_scope(job.id, fresh=review is not None and review.decision == "reject"):
-        return run_job(ws, job, chat, ws.config.revise_rounds, judge_chat, review)
+        return run_job(ws, job, chat, ws.config.revise_rounds, judge_chat, review, inputs)
 
 
 def rendered(ws: Workspace, result: JobResult) -> str | None:
@@ -134,7 +136,8 @@ def execute(
     for result in done.values():
         writer.restore(result)
     model, judged = chat.config.public(), judge_chat.config.public() if judge_chat else None
-    keys = {job.id: reuse_key(ws, job, model, judged) for job in plan.jobs if job.id not in done}
+    inputs = job_inputs_hashes(ws, [job for job in plan.jobs if job.id not in done])
+    keys = {job_id: reuse_key(ws, h, model, judged) for job_id, h in inputs.items()}
     reused = reusable(writer.dir.parent, writer.run_id, {k: v for k, v in keys.items() if k not in reviews},
                       plan.jobs) if reuse else {}
 
@@ -146,7 +149,7 @@ def execute(
         if job.id in reused:
             return reused[job.id], rendered(ws, reused[job.id])
         try:
-            result = run_scoped(ws, job, chat, judge_chat, reviews.get(job.id))
+            result = run_scoped(ws, job, chat, judge_chat, reviews.get(job.id), inputs[job.id])
         except BaseException:  # the endpoint cannot be used, or the run was interrupted
             stopping.set()
             raise

@@ -45,23 +45,30 @@ def template_hashes(ws: Workspace, plan: Plan) -> dict[str, dict[str, str]]:
     }
 
 
-def job_inputs_hash(ws: Workspace, job: Job) -> str:
-    """What a job's draft depends on: its segment, channel, the core statement, its ladder step,
-    the campaign settings, and the prompts and layout it renders. A reviewer's approval holds
-    while this is unchanged."""
+def job_inputs_hashes(ws: Workspace, jobs: list[Job]) -> dict[str, str]:
+    """What each job's draft depends on, by job id: its segment, channel, the core statement, its
+    ladder step, the campaign settings, and the prompts and layout it renders. A reviewer's
+    approval holds while this is unchanged. Each template is read and each input dumped once
+    for all the jobs."""
     prompts, layouts = templating.prompt_env(ws.root), templating.layout_env(ws.root)
-    channel = ws.channel(job.channel)
-    data = {
+    texts = {lang: [templating.source_of(prompts, f"{lang}/{p}")[0] for p in templating.PROMPTS]
+             for lang in {j.language for j in jobs}}
+    channels = {c: ws.channel(c) for c in {j.channel for j in jobs}}
+    layouts_of = {c.template: templating.source_of(layouts, c.template)[0] for c in channels.values()}
+    dumped = {c: channel.model_dump(mode="json") for c, channel in channels.items()}
+    segments = {s: ws.segment(s).model_dump(mode="json") for s in {j.segment for j in jobs}}
+    steps = {n: ws.ladder[n].model_dump(mode="json") for n in {j.step for j in jobs}}
+    core = ws.core.model_dump(mode="json")
+    return {job.id: _sha(json.dumps({
         "job": job.model_dump(),
-        "segment": ws.segment(job.segment).model_dump(mode="json"),
-        "channel": channel.model_dump(mode="json"),
-        "core": ws.core.model_dump(mode="json"),
-        "step": ws.ladder[job.step].model_dump(mode="json"),
+        "segment": segments[job.segment],
+        "channel": dumped[job.channel],
+        "core": core,
+        "step": steps[job.step],
         "revise_rounds": ws.config.revise_rounds,
-        "prompts": [templating.source_of(prompts, f"{job.language}/{p}")[0] for p in templating.PROMPTS],
-        "layout": templating.source_of(layouts, channel.template)[0],
-    }
-    return _sha(json.dumps(data, sort_keys=True, ensure_ascii=False))
+        "prompts": texts[job.language],
+        "layout": layouts_of[channels[job.channel].template],
+    }, sort_keys=True, ensure_ascii=False)) for job in jobs}
 
 
 def manifest(ws: Workspace, plan: Plan, run_id: str, model: dict[str, Any], arguments: dict[str, Any]) -> Manifest:

@@ -437,7 +437,7 @@ class JobResult(BaseModel):
     attempts: list[Attempt] = []
     output: str | None = None
     note: str | None = None  # why a job stopped early (a token or cost cap), or kept a reviewed draft
-    inputs_hash: str | None = None  # write.job_inputs_hash: what the draft depends on
+    inputs_hash: str | None = None  # runs/writer.job_inputs_hashes: what the draft depends on
     content_hash: str | None = None  # SHA-256 of the rendered piece
     seconds: float = 0.0
     reuse_key: str | None = None  # runs/reuse.py: a later run with the same key reuses this result
