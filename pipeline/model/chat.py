@@ -176,16 +176,15 @@ class Chat:
                        if self.budget else None)
         self.limiter.acquire(prompt_estimate + max_tokens)
         client = self.client
-        from openai.types.chat import ChatCompletion
-
         attempts = 0
         try:
             for attempt in self.retrying():
                 with attempt:
                     attempts += 1
-                    # the documented way to send a body that is ready as it is: ``create`` would run
-                    # these plain JSON params through its TypedDict transform again (~1 ms a call)
-                    response = client.post("/chat/completions", body=params, cast_to=ChatCompletion)
+                    # the typed call, not ``client.post``: its param transform costs ~1 ms of CPU a
+                    # call (20 % of the layer's own cost on loopback, nothing beside a real
+                    # endpoint's latency), and it keeps what the SDK does for this endpoint
+                    response = client.chat.completions.create(**params)
             if not isinstance(getattr(response, "choices", None), list):
                 raise RequestFailed(f"the endpoint's reply is not a chat completion: {str(response)[:200]!r}")
         except Exception as e:
