@@ -15,13 +15,15 @@ equal the term's, or make up at least two of the term's content lemmas and nothi
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline import load, vocab  # noqa: E402
+from pipeline.discover import vocab  # noqa: E402
+from pipeline.workspace import load  # noqa: E402
 
 
 def content(term: str, lang: str) -> tuple[str, ...]:
@@ -41,13 +43,14 @@ def found(term: str, suggestions: list[str], lang: str) -> str | None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--top", type=int, default=20)
     args = ap.parse_args()
     ws, _ = load.load_workspace(ROOT)
     samples = ROOT / "segments" / "samples"
     print(f"hand-written terms among the top {args.top} own-term suggestions (concepts: or the top 5 for the concept)\n")
     print(f"{'segment':11} {'lang':4} {'docs':>4} {'own terms':>10} {'concept terms':>14}  found / missed")
+    figures: dict[str, dict[str, int]] = {}
     for seg in ws.segments:
         if not (samples / seg.id).is_dir():
             continue
@@ -61,10 +64,12 @@ def main() -> None:
                 for c, t in seg.vocabulary.concepts.items()}
         o = sum(v is not None for v in own.values())
         c = sum(v is not None for v in conc.values())
+        figures[seg.id] = {"own_found": o, "own": len(own), "concepts_found": c, "concepts": len(conc)}
         print(f"{seg.id:11} {seg.language:4} {a.docs:>4} {o:>5} / {len(own):<3} {c:>7} / {len(conc):<4}  "
               + "; ".join([f"{t} ✓" if v else f"{t} ✗" for t, v in own.items()]
                           + [f"{seg.vocabulary.concepts[k]} ✓ ({v})" if v else f"{seg.vocabulary.concepts[k]} ✗"
                              for k, v in conc.items()]))
+    print(json.dumps({"top": args.top, "segments": figures}))
 
 
 if __name__ == "__main__":
