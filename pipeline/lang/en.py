@@ -1,5 +1,9 @@
 """English: what the checks need to know of the language itself (base forms: lemma.py)."""
 
+# The reader addressed, and us: how the check reads address and the reader weighs talk of us.
+YOU = frozenset("you your yours yourself you're you'll you've".split())
+WE = frozenset("we our ours us we're we'll we've".split())
+
 # Function words: no content of their own. One list, used wherever content words count.
 STOP_WORDS = frozenset(
     """a an the and or but if then so of to in on at by for with from as is are was were be been being

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.lang import lemma, text
+from pipeline.lang import en, fi, lemma, text
 from pipeline.stages import numbers, reader
 from pipeline.stages.classify import STEP_KEYS, StepReading, classify
 from pipeline.workspace.models import Channel, CheckResult, CoreStatement, Finding, Job, Segment, Workspace
@@ -384,10 +384,9 @@ def _ours(ctx: CheckContext, sentence: str) -> bool:
     for t in text.tokens(sentence):
         if lemma.lemmas(t.text, lang, heads=True) & offer:
             return True
-        if lang == "en" and t.lower.replace("’", "'") in EN_YOU | EN_WE:
+        if lang == "en" and t.lower.replace("’", "'") in en.YOU | en.WE:
             return True
-        if lang == "fi" and (lemma.features(t.text, lang) & {"2sg", "2pl", "1pl"}
-                             or t.lower in ("me", "te", "sinä", "meidän", "teidän", "sinun")):
+        if lang == "fi" and (lemma.features(t.text, lang) & {"2sg", "2pl", "1pl"} or t.lower in fi.YOU | fi.WE):
             return True
     return False
 
@@ -441,8 +440,6 @@ def claims(ctx: CheckContext) -> Iterable[Finding]:
 
 
 ADDRESS_TAGS = {"you": "2", "sinä": "2sg", "te": "2pl"}
-EN_YOU = frozenset({"you", "your", "yours", "yourself", "you're", "you'll", "you've"})
-EN_WE = frozenset({"we", "our", "ours", "us", "we're", "we'll", "we've"})
 SENTENCE_WORDS = {"en": {"short": 12, "medium": 20, "long": 28}, "fi": {"short": 8, "medium": 13, "long": 19}}
 HYPE_ALLOWED = {"calm": 0, "steady": 1, "lively": 2}
 
@@ -471,8 +468,8 @@ def _persons(ctx: CheckContext) -> dict[str, list[text.Token]]:
         if ctx.language == "en":
             for t in toks:
                 word = t.lower.replace("’", "'")
-                out["2"] += [t] if word in EN_YOU else []
-                out["1pl"] += [t] if word in EN_WE else []
+                out["2"] += [t] if word in en.YOU else []
+                out["1pl"] += [t] if word in en.WE else []
             continue
         if ctx.language != "fi":
             continue

@@ -37,15 +37,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pipeline.lang import lemma, text
+from pipeline.lang import en, fi, lemma, text
 
 MODEL_FILE = Path(__file__).parent / "reader_model.json"
 STEPS = (1, 2, 3, 4, 5)
 
-YOU = {"en": frozenset("you your yours you're you'll you've yourself".split()),
-       "fi": frozenset("sinä sinun sinulla sinulle sinua sinusta te teidän teillä teille teitä".split())}
-WE = {"en": frozenset("we our ours us we're we've".split()),
-      "fi": frozenset("me meidän meillä meille meitä meistä".split())}
+YOU = {"en": en.YOU, "fi": fi.YOU}
+WE = {"en": en.WE, "fi": fi.WE}
 QUOTE = re.compile(r"[\"“”«»]")
 DIGIT = re.compile(r"\d")
 
