@@ -36,13 +36,11 @@ FLOW_TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|(?:^|\s)#[^\n]*|[\
 NOT_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader that refuses values nested deeper than MAX_DEPTH while composing."""
+class _Bounded:
+    """A composer that refuses values nested deeper than MAX_DEPTH and counts what it composes."""
 
-    def __init__(self, text: str):
-        super().__init__(text)
-        self.depth = 0
-        self.composed = 0
+    depth = 0
+    composed = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):  # an alias makes no new node
@@ -55,6 +53,27 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+
+class _BoundedLoader(_Bounded, yaml.SafeLoader):
+    """PyYAML's pure-Python SafeLoader, bounded: its messages are the ones users read."""
+
+
+if getattr(yaml, "__with_libyaml__", False):
+    class _FastLoader(_Bounded, yaml.composer.Composer, yaml.cyaml.CParser, yaml.constructor.SafeConstructor,
+                      yaml.resolver.Resolver):
+        """libyaml's scanner and parser (about 4× faster) under the same Python composer, so the
+        bounds, the marks and the values are the same; a file it refuses is parsed again by
+        _BoundedLoader, whose messages users read. (libyaml also takes a ``? key`` inside a flow
+        collection, which the YAML spec allows and PyYAML's own parser does not.)"""
+
+        def __init__(self, text: str):
+            yaml.cyaml.CParser.__init__(self, text)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+else:  # pragma: no cover - PyYAML built without libyaml
+    _FastLoader = None
 
 
 def parse_yaml(text: str) -> tuple[Any, dict[Loc, int]]:
@@ -71,8 +90,17 @@ def parse_yaml(text: str) -> tuple[Any, dict[Loc, int]]:
         depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(token.group(), 0)
         if depth > 2 * MAX_DEPTH:
             raise YamlError(text.count("\n", 0, token.start()) + 1, f"nested more than {MAX_DEPTH} levels deep")
+    if _FastLoader is not None and "\t" not in text:  # libyaml takes tabs PyYAML refuses, and says less of them
+        try:
+            return _parse(text, _FastLoader)
+        except (yaml.YAMLError, YamlError):
+            pass  # parsed again below, for the message users read
+    return _parse(text, _BoundedLoader)
+
+
+def _parse(text: str, loader_class) -> tuple[Any, dict[Loc, int]]:
     lines: dict[Loc, int] = {}
-    loader = _BoundedLoader(text)
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is None:
