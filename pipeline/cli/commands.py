@@ -288,17 +288,9 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
     config = resolve_config(ws.config.model, flags)
 
     batch_poll = effective_settings(ws.config.model, {"batch_poll": batch_poll}).batch_poll
-    if config.max_cost is not None:
-        unpriced = [m for m in (config.model, config.judge_model) if m and config.price(m) is None]
-        if unpriced:
-            raise InvalidWorkspace([Problem("--max-cost", None, "", f"no price for model '{m}': add it under "
-                                            "model.prices in ladder.yaml ({input: USD, output: USD} per 1M tokens)")
-                                    for m in unpriced])
     batch = bool(flags.get("batch"))
-    if batch and (config.embedded or config.budget()):
-        raise InvalidWorkspace([Problem("--batch", None, "", "needs an endpoint with the Batch API (--base-url)"
-                                        if config.embedded else "cannot be capped (a batch is paid as a whole): "
-                                        "see `ladder plan --estimate --batch` first, and drop --max-tokens-total/--max-cost")])
+    if problems := config.problems(batch):
+        raise InvalidWorkspace(problems)
     out_dir = runs_dir / run_id
     arguments = {k: v for k, v in {**flags, "segments": list(segments), "channels": list(channels),
                                    "revise_rounds": revise_rounds}.items() if v not in (None, [])}
@@ -902,16 +894,8 @@ def vocab_cmd(segment, files, column, field, top, html_path, as_json, apply_term
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise InvalidWorkspace([Problem(m, None, "", "not found") for m in missing])
-    refs = {s.id: (lambda d=samples / s.id: vocab.documents([d])) for s in ws.segments
-            if s.id != segment and s.language == seg.language and (samples / s.id).is_dir()}
-    others: dict[str, dict[str, list[str]]] = {}
-    for k in ws.core.key_concepts:
-        for s in ws.segments:
-            if s.id != segment and s.language == seg.language and k.id in s.vocabulary.concepts:
-                others.setdefault(k.id, {}).setdefault(f"segment {s.id}", []).append(s.vocabulary.concepts[k.id])
     try:
-        analysis = vocab.analyse(lambda: vocab.documents(paths, column, field), seg.language, segment, refs,
-                                 vocab.anchors_for(ws, segment, seg.language), others, vocab.keep_words(ws), top=top)
+        analysis = vocab.analyse_segment(ws, seg, lambda: vocab.documents(paths, column, field), samples, top)
     except vocab.VocabError as e:
         raise InvalidWorkspace([Problem(str(e).split(":")[0], None, "", str(e))]) from None
     if analysis.docs == 0:

@@ -389,6 +389,21 @@ def keep_words(ws) -> list[str]:
     return words
 
 
+def analyse_segment(ws, seg, group_docs: Callable[[], Iterable[str]], samples: Path, top: int):
+    """``analyse`` for a workspace's segment: the reference is the other segments' samples in the
+    same language, the anchors and the other segments' terms for each concept come from the
+    workspace, and the company's name and the segments' terms are left alone by the scrub."""
+    refs = {s.id: (lambda d=samples / s.id: documents([d])) for s in ws.segments
+            if s.id != seg.id and s.language == seg.language and (samples / s.id).is_dir()}
+    others: dict[str, dict[str, list[str]]] = {}
+    for k in ws.core.key_concepts:
+        for s in ws.segments:
+            if s.id != seg.id and s.language == seg.language and k.id in s.vocabulary.concepts:
+                others.setdefault(k.id, {}).setdefault(f"segment {s.id}", []).append(s.vocabulary.concepts[k.id])
+    return analyse(group_docs, seg.language, seg.id, refs, anchors_for(ws, seg.id, seg.language), others,
+                   keep_words(ws), top=top)
+
+
 def analyse(group_docs: Callable[[], Iterable[str]], language: str, segment: str,
             references: dict[str, Callable[[], Iterable[str]]] | None = None,
             anchors: dict[str, frozenset[str]] | None = None, others: dict[str, dict[str, list[str]]] | None = None,

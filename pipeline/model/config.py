@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import Problem
 from pipeline.model.limits import Budget
 from pipeline.workspace.models import ModelSettings
 from pipeline.workspace.urls import scrub_url
@@ -64,6 +65,21 @@ class ModelConfig:
         if self.max_tokens_total is None and self.max_cost is None:
             return None
         return Budget(self.max_tokens_total, self.max_cost)
+
+    def problems(self, batch: bool = False) -> list[Problem]:
+        """What these settings cannot do, as flag problems: a cost cap needs every model's price;
+        a batch needs a real endpoint and no cap (a batch is paid as a whole)."""
+        out = []
+        if self.max_cost is not None:
+            out += [Problem("--max-cost", None, "", f"no price for model '{m}': add it under model.prices in "
+                            "ladder.yaml ({input: USD, output: USD} per 1M tokens)")
+                    for m in (self.model, self.judge_model) if m and self.price(m) is None]
+        if batch and self.embedded:
+            out.append(Problem("--batch", None, "", "needs an endpoint with the Batch API (--base-url)"))
+        elif batch and self.budget():
+            out.append(Problem("--batch", None, "", "cannot be capped (a batch is paid as a whole): see "
+                               "`ladder plan --estimate --batch` first, and drop --max-tokens-total/--max-cost"))
+        return out
 
     def public(self) -> dict[str, Any]:
         """What the manifest may record: everything but the key."""
