@@ -52,6 +52,16 @@ def test_libyaml_and_pyyaml_read_every_shipped_file_alike():
     with pytest.raises(YamlError) as e:
         parse_yaml("a:\n\t- 1\n")  # a tab libyaml would take: PyYAML's refusal, with its line
     assert e.value.line == 2 and "'\\t'" in e.value.message
+    def outcome(parse):
+        try:
+            return parse()
+        except YamlError as e:
+            return ("refused", e.line, e.message)
+
+    # what libyaml reads otherwise (a comment glued to a block header, a byte-order mark inside): PyYAML alone
+    for text in ("a: >-#  x\n  y\n", "tone:\n  formality: casual\n\ufeff address: sinä\n"):
+        assert outcome(lambda t=text: parse_yaml(t)) == outcome(lambda t=text: yaml_lines._parse(t, yaml_lines._BoundedLoader))
+        assert outcome(lambda t=text: parse_yaml(t)) != outcome(lambda t=text: yaml_lines._parse(t, yaml_lines._FastLoader))
 
 
 @pytest.mark.parametrize("suffix", ["csv", "xlsx"])

@@ -413,7 +413,7 @@ def scrub_messages(messages: list[dict[str, str]], keep: Iterable[str] = ()) -> 
     return out if changed else messages
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=256)  # holds unscrubbed prompts in this process's memory only, 256 at most
 def _scrub_message(content: str, keep: tuple[str, ...]) -> str:
     """``scrub`` for a message: a run sends the same system prompt, and a re-ask the same
     messages again, with every call, so each text is scrubbed once."""

@@ -175,9 +175,9 @@ class Chat:
                                            self.config.cost(prompt_estimate, max_tokens) or 0.0)
                        if self.budget else None)
         self.limiter.acquire(prompt_estimate + max_tokens)
-        client = self.client
         attempts = 0
         try:
+            client = self.client
             for attempt in self.retrying():
                 with attempt:
                     attempts += 1

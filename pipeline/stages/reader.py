@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import mmh3
+
 from pipeline.lang import en, fi, lemma, text
 
 MODEL_FILE = Path(__file__).parent / "reader_model.json"
@@ -172,17 +174,23 @@ class Floret:
         return {"rows": self.rows, "minn": self.minn, "maxn": self.maxn, "hash_count": self.hash_count, "seed": self.seed}
 
 
-@lru_cache(maxsize=1 << 16)
 def floret_rows(word: str, spec: Floret) -> tuple[int, ...]:
-    import mmh3
+    """The table rows of ``word``: for the word and each n-gram, the first ``hash_count`` of the
+    four 32-bit words of its MurmurHash3 x64-128 (as spaCy reads them), modulo the rows."""
+    return _rows_cached(word, spec) if len(word) <= 40 else _rows(word, spec)  # a long token: not kept
 
+
+def _rows(word: str, spec: Floret) -> tuple[int, ...]:
     key = f"<{word}>"
     grams = [key] + [key[i:i + n] for n in range(spec.minn, spec.maxn + 1) for i in range(len(key) - n + 1)]
     out = []
     for g in grams:
-        h = mmh3.hash128(g.encode("utf-8"), spec.seed, True, False) & 0xFFFFFFFFFFFFFFFF
+        h = mmh3.hash128(g.encode("utf-8"), spec.seed, True, False)
         out += [(h >> (32 * i) & 0xFFFFFFFF) % spec.rows for i in range(spec.hash_count)]
     return tuple(out)
+
+
+_rows_cached = lru_cache(maxsize=1 << 16)(_rows)
 
 
 FI_VECTOR_NORM = 16.0  # about the mean length of a Finnish text's mean vector: scales it near 1

@@ -36,6 +36,11 @@ FLOW_TOKENS = re.compile(r"""'(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|(?:^|\s)#[^\n]*|[\
 NOT_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 
 
+# where libyaml reads text PyYAML refuses (a tab, a byte-order mark inside the text, a comment
+# glued to a block scalar's header): such a file goes to PyYAML alone
+LIBYAML_DIFFERS = re.compile("(?<=.)\ufeff|[|>][-+0-9]*#", re.S)
+
+
 class _Bounded:
     """A composer that refuses values nested deeper than MAX_DEPTH and counts what it composes."""
 
@@ -64,8 +69,9 @@ if getattr(yaml, "__with_libyaml__", False):
                       yaml.resolver.Resolver):
         """libyaml's scanner and parser (about 4× faster) under the same Python composer, so the
         bounds, the marks and the values are the same; a file it refuses is parsed again by
-        _BoundedLoader, whose messages users read. (libyaml also takes a ``? key`` inside a flow
-        collection, which the YAML spec allows and PyYAML's own parser does not.)"""
+        _BoundedLoader, whose messages users read. Text the two read differently goes to
+        _BoundedLoader alone (LIBYAML_DIFFERS); libyaml still takes a ``?`` inside a flow
+        collection (``[what?, b]``, ``{? key: 1}``), as the YAML spec allows and PyYAML does not."""
 
         def __init__(self, text: str):
             yaml.cyaml.CParser.__init__(self, text)
@@ -90,7 +96,7 @@ def parse_yaml(text: str) -> tuple[Any, dict[Loc, int]]:
         depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(token.group(), 0)
         if depth > 2 * MAX_DEPTH:
             raise YamlError(text.count("\n", 0, token.start()) + 1, f"nested more than {MAX_DEPTH} levels deep")
-    if _FastLoader is not None and "\t" not in text:  # libyaml takes tabs PyYAML refuses, and says less of them
+    if _FastLoader is not None and not LIBYAML_DIFFERS.search(text) and "\t" not in text:
         try:
             return _parse(text, _FastLoader)
         except (yaml.YAMLError, YamlError):
