@@ -64,6 +64,14 @@ def test_floret_hashing_matches_spacys():
     for word in ("kissa", "asiakkaillemme", "säästää", "Hinta", "ä"):
         ours = np.asarray(full.table[list(reader.floret_rows(word, full.spec))]).mean(0)
         assert np.abs(ours - theirs.get_batch([word])[0]).max() < 1e-5, word
+    table = np.random.RandomState(0).rand(1000, 8).astype("float32")  # every hash count floret allows
+    for count in (1, 2, 3, 4):
+        spec = reader.Floret(rows=1000, hash_count=count)
+        theirs = Vectors(strings=StringStore(), data=table, mode="floret", minn=spec.minn, maxn=spec.maxn,
+                         hash_count=count, hash_seed=spec.seed, bow="<", eow=">")
+        for word in ("kissa", "asiakkaillemme"):
+            ours = table[list(reader.floret_rows(word, spec))].mean(0)
+            assert np.abs(ours - theirs.get_batch([word])[0]).max() < 1e-5, (count, word)
 
 
 def test_a_guarantee_reads_as_delivery():
