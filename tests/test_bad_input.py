@@ -118,6 +118,8 @@ def a_file(rel: str, text: str = "x") -> Callable[[Path], None]:
 
 case("yaml-nul-byte-in-segment", VALIDATE, "segments/cfo.yaml:4: a NUL byte",
      files={"segments/cfo.yaml": cfo("role: prospect", "role: pros\0pect")})
+case("yaml-date-that-does-not-exist", VALIDATE, "segments/cfo.yaml:4: '2024-02-30' cannot be read",
+     "put it in quotes", files={"segments/cfo.yaml": cfo("role: prospect", "role: 2024-02-30")})
 case("yaml-nul-byte-in-ladder", VALIDATE, "ladder.yaml:3: a NUL byte", files={"ladder.yaml": LADDER + "\0\n"})
 case("yaml-bell-in-channels", VALIDATE, "channels.yaml:3: the control character U+0007",
      files={"channels.yaml": CHANNELS.replace("name: Email", "name: Em\aail", 1)})

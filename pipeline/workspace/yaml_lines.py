@@ -115,6 +115,13 @@ def _parse(text: str, loader_class) -> tuple[Any, dict[Loc, int]]:
         built = 0
         open_nodes: set[int] = set()
 
+        def scalar(node: yaml.ScalarNode) -> Any:
+            try:
+                return loader.construct_object(node, deep=True)
+            except (ValueError, OverflowError) as e:  # 2024-02-30 reads as a date that does not exist
+                raise YamlError(node.start_mark.line + 1, f"'{node.value}' cannot be read ({e}): "
+                                "put it in quotes to keep it as text") from None
+
         def build(node: yaml.Node, loc: Loc) -> Any:
             nonlocal built
             built += 1
@@ -122,7 +129,7 @@ def _parse(text: str, loader_class) -> tuple[Any, dict[Loc, int]]:
                 raise YamlError(node.start_mark.line + 1, f"aliases expand to more than {MAX_ALIAS_VALUES:,} values")
             lines[loc] = node.start_mark.line + 1
             if isinstance(node, yaml.ScalarNode):
-                return loader.construct_object(node, deep=True)
+                return scalar(node)
             if id(node) in open_nodes:
                 raise YamlError(node.start_mark.line + 1, "recursive alias: a value that contains itself")
             open_nodes.add(id(node))
@@ -130,7 +137,7 @@ def _parse(text: str, loader_class) -> tuple[Any, dict[Loc, int]]:
                 if isinstance(node, yaml.MappingNode):
                     out: dict[Any, Any] = {}
                     for key_node, value_node in node.value:
-                        key = loader.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+                        key = scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
                         if not isinstance(key, str | int | float | bool):
                             raise YamlError(key_node.start_mark.line + 1, "a key must be a plain value")
                         if key in out:
