@@ -3,7 +3,7 @@
 ``classify`` finds the signals (``ladder_signals.yaml``) and their evidence spans; this module
 turns a text into a sparse feature vector and a small multinomial logistic regression, learned
 from real published copy by ``bench/train_reader.py``, turns that into calibrated per-step
-probabilities. Inference is plain Python over a committed JSON weights file
+probabilities. Inference is plain Python (numpy for the folded vector table) over a committed JSON weights file
 (``reader_model.json``): no training library at run time.
 
 Features (all computed here, the same at training and run time):
@@ -38,6 +38,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import mmh3
+import numpy as np
 
 from pipeline.lang import en, fi, lemma, text
 
@@ -205,8 +206,6 @@ class WordVectors:
     def text_features(self, words: list[str], scale: float) -> dict[str, float]:
         """``scale`` × the mean over the text's words (those with a letter) of each word's vector
         (the mean of its rows), divided by ``FI_VECTOR_NORM``: linear in the table's rows."""
-        import numpy as np
-
         rows: list[int] = []
         weights: list[float] = []
         words = [w for w in words if any(c.isalpha() for c in w)]
@@ -264,8 +263,6 @@ class Model:
         self.vectors: WordVectors | None = None
         folded = data.get("fi_vectors")
         if folded:  # rows × 5: each hashed row times the weights of the vector's dimensions
-            import numpy as np
-
             table = np.frombuffer(base64.b64decode(folded["table"]), dtype="<f4").reshape(-1, 5)
             self.vectors = WordVectors(table, Floret(**folded["floret"]), "fit")
 

@@ -19,6 +19,7 @@ import math
 import os
 import random
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -82,6 +83,7 @@ def group_folds(groups: Sequence[str], k: int = FOLDS, seed: int = SEED) -> np.n
 
 # --- features as a matrix ------------------------------------------------------------------
 
+@lru_cache(maxsize=1)
 def fi_vectors() -> WordVectors:
     """The Finnish floret vectors (50,000 × 300) of ``spacy-fi-experimental-web-md`` (MIT),
     read from the installed wheel's files with numpy: neither spaCy nor a download is needed."""

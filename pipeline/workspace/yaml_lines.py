@@ -38,7 +38,7 @@ NOT_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\
 
 # where libyaml reads text PyYAML refuses (a tab, a byte-order mark inside the text, a comment
 # glued to a block scalar's header): such a file goes to PyYAML alone
-LIBYAML_DIFFERS = re.compile("(?<=.)\ufeff|[|>][-+0-9]*#", re.S)
+LIBYAML_DIFFERS = re.compile("\t|(?<=.)\ufeff|[|>][-+0-9]*#", re.S)
 
 
 class _Bounded:
@@ -96,7 +96,7 @@ def parse_yaml(text: str) -> tuple[Any, dict[Loc, int]]:
         depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(token.group(), 0)
         if depth > 2 * MAX_DEPTH:
             raise YamlError(text.count("\n", 0, token.start()) + 1, f"nested more than {MAX_DEPTH} levels deep")
-    if _FastLoader is not None and not LIBYAML_DIFFERS.search(text) and "\t" not in text:
+    if _FastLoader is not None and not LIBYAML_DIFFERS.search(text):
         try:
             return _parse(text, _FastLoader)
         except (yaml.YAMLError, YamlError):
