@@ -123,14 +123,21 @@ class RunWriter:
         self.run_id = run_id
         self.started_at = datetime.now(UTC)
         self.interval, self.last_write = interval, 0.0
-        self.results: dict[str, JobResult] = {j.id: JobResult(job=j, status="pending") for j in plan.jobs}
+        self.results: dict[str, JobResult] = {}
+        self.rows: dict[str, ResultRow] = {}  # each job's run_results row, built once per change
+        for j in plan.jobs:
+            self._set(JobResult(job=j, status="pending"))
         if manifest_data is not None:  # a resumed run keeps its manifest
             artifacts.write(self.dir / "manifest.json", manifest_data)
         self.write_results("running")
 
+    def _set(self, result: JobResult) -> None:
+        self.results[result.job.id] = result
+        self.rows[result.job.id] = self._row(result)
+
     def restore(self, result: JobResult) -> None:
         """A job a resumed run finished before."""
-        self.results[result.job.id] = result
+        self._set(result)
 
     def job_done(self, result: JobResult, rendered: str | None, suffix: str) -> None:
         """Write a finished job's files; only once they are written does run_results count it."""
@@ -143,7 +150,7 @@ class RunWriter:
                 atomic_write(base.with_suffix(suffix), rendered, sync=False)
         with writing(base.with_suffix(".json")):
             artifacts.write(base.with_suffix(".json"), self._job_record(result), sync=False)
-        self.results[job.id] = result
+        self._set(result)
         if time.monotonic() - self.last_write >= self.interval:
             self.write_results("running")
 
@@ -152,6 +159,34 @@ class RunWriter:
         return JobRecord(job=r.job, status=r.status, note=r.note, inputs_hash=r.inputs_hash, output=r.output,
                          content_hash=r.content_hash, chosen_attempt=r.chosen, attempts=r.attempts,
                          reuse_key=r.reuse_key)
+
+    @staticmethod
+    def _row(r: JobResult) -> ResultRow:
+        best = r.best
+        check = best.check if best else None
+        return ResultRow(
+            job_id=r.job.id,
+            segment=r.job.segment,
+            channel=r.job.channel,
+            language=r.job.language,
+            step=r.job.step,
+            kind=r.job.kind,
+            status=r.status,
+            note=r.note,
+            inputs_hash=r.inputs_hash,
+            output=r.output,
+            content_hash=r.content_hash,
+            primary_step=check.primary_step if check else None,
+            chosen_attempt=best.n if best else None,
+            attempts=len(r.attempts),
+            score=check.score if check else None,
+            findings=[f.model_dump(exclude_none=True)
+                      for f in (check.findings if check else [])],
+            errors=[a.error for a in r.attempts if a.error],
+            usage=r.usage,
+            model_calls=sum(a.model_calls for a in r.attempts),
+            seconds=round(r.seconds, 3),
+        )
 
     def write_results(self, status: str) -> RunResults:
         now = datetime.now(UTC)
@@ -163,32 +198,7 @@ class RunWriter:
             started_at=self.started_at.isoformat(timespec="seconds"),
             updated_at=now.isoformat(timespec="seconds"),
             summary=summarise(results, (now - self.started_at).total_seconds()),
-            results=[
-                ResultRow(
-                    job_id=r.job.id,
-                    segment=r.job.segment,
-                    channel=r.job.channel,
-                    language=r.job.language,
-                    step=r.job.step,
-                    kind=r.job.kind,
-                    status=r.status,
-                    note=r.note,
-                    inputs_hash=r.inputs_hash,
-                    output=r.output,
-                    content_hash=r.content_hash,
-                    primary_step=r.best.check.primary_step if r.best and r.best.check else None,
-                    chosen_attempt=r.chosen,
-                    attempts=len(r.attempts),
-                    score=r.best.check.score if r.best and r.best.check else None,
-                    findings=[f.model_dump(exclude_none=True)
-                              for f in (r.best.check.findings if r.best and r.best.check else [])],
-                    errors=[a.error for a in r.attempts if a.error],
-                    usage=r.usage,
-                    model_calls=sum(a.model_calls for a in r.attempts),
-                    seconds=round(r.seconds, 3),
-                )
-                for r in results
-            ],
+            results=list(self.rows.values()),
         )
         artifacts.write(self.dir / "run_results.json", data)
         self.last_write = time.monotonic()
@@ -201,5 +211,5 @@ class RunWriter:
             reason = (str(interrupted).splitlines() or ["interrupted"])[0]
             for job_id, r in self.results.items():
                 if r.status == "pending":
-                    self.results[job_id] = r.model_copy(update={"status": "interrupted", "note": f"not run: {reason}"})
+                    self._set(r.model_copy(update={"status": "interrupted", "note": f"not run: {reason}"}))
         return self.write_results("complete" if interrupted is None else "interrupted")
