@@ -76,18 +76,26 @@ def find_term_in(toks: Sequence[Token], term: str, language: str) -> list[tuple[
     if language == "fi" and lemma.backend("fi") != "voikko":
         # without Voikko: a Finnish form starts with its word's stem (final vowel dropped)
         stems = [w[:-1] if len(w) > 4 and w[-1] in "aeiouyäö" else w for w in words]
-    found: list[dict[str, bool]] = [{} for _ in words]  # per term word: each distinct token's answer
 
     def matches(token: str, j: int) -> bool:
-        known = found[j].get(token)
-        if known is None:
-            known = found[j][token] = (token == words[j] or bool(lemma.lemmas(token, language, heads=True) & wanted[j])
-                                       or (stems is not None and len(stems[j]) >= 4 and token.startswith(stems[j])))
-        return known
+        return (token == words[j] or bool(lemma.lemmas(token, language, heads=True) & wanted[j])
+                or (stems is not None and len(stems[j]) >= 4 and token.startswith(stems[j])))
 
+    lowers = [t.lower for t in toks]
+    first = {t for t in set(lowers) if matches(t, 0)}  # each distinct token tested once
     n = len(words)
-    return [(toks[i].start, toks[i + n - 1].end) for i in range(len(toks) - n + 1)
-            if all(matches(toks[i + j].lower, j) for j in range(n))]
+    starts = [i for i in range(len(toks) - n + 1) if lowers[i] in first]
+    if n == 1 or not starts:
+        return [(toks[i].start, toks[i + n - 1].end) for i in starts]
+    known: dict[tuple[str, int], bool] = {}
+
+    def later(token: str, j: int) -> bool:
+        if (token, j) not in known:
+            known[token, j] = matches(token, j)
+        return known[token, j]
+
+    return [(toks[i].start, toks[i + n - 1].end) for i in starts
+            if all(later(lowers[i + j], j) for j in range(1, n))]
 
 
 @lru_cache(maxsize=4096)

@@ -99,16 +99,31 @@ def signals() -> dict[str, list[Signal]]:
     return out
 
 
+@lru_cache(maxsize=None)  # one entry per language
+def _lemma_signals(language: str) -> dict[str, tuple[int, ...]]:
+    """Base form → the positions (in ``signals()[language]``) of the lemma signals that list it."""
+    index: dict[str, list[int]] = {}
+    for i, sig in enumerate(signals().get(language, [])):
+        if sig.pattern is None:
+            for base in sig.lemmas:
+                index.setdefault(base, []).append(i)
+    return {base: tuple(at) for base, at in index.items()}
+
+
 def hits(body: str, language: str) -> list[Hit]:
     found: list[Hit] = []
     toks = text.tokens(body)
-    for sig in signals().get(language, []):
+    index = _lemma_signals(language)
+    by_signal: dict[int, list[text.Token]] = {}  # each token's base forms looked up once, not per signal
+    for t in toks:
+        for i in {i for base in lemma.lemmas(t.text, language, heads=True) for i in index.get(base, ())}:
+            by_signal.setdefault(i, []).append(t)
+    for i, sig in enumerate(signals().get(language, [])):
         if sig.pattern is not None:
             found += [Hit(sig.step, sig.name, sig.weight, m.start(), m.end())
                       for m in sig.pattern.finditer(body) if m.end() > m.start()]
         elif sig.lemmas:
-            found += [Hit(sig.step, sig.name, sig.weight, t.start, t.end)
-                      for t in toks if lemma.lemmas(t.text, language, heads=True) & sig.lemmas]
+            found += [Hit(sig.step, sig.name, sig.weight, t.start, t.end) for t in by_signal.get(i, ())]
         elif sig.feature:
             found += [Hit(sig.step, sig.name, sig.weight, t.start, t.end)
                       for t in toks if sig.feature in lemma.features(t.text, language)]

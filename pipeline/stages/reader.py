@@ -260,6 +260,8 @@ class Model:
         self.cfg = FeatureConfig.from_json(data["features"])
         self.temperature = float(data.get("temperature", 1.0))
         self.weights: dict[str, list[float]] = data["weights"]  # feature → one weight per step
+        self._index = {k: i for i, k in enumerate(self.weights)}  # the same, as rows of a matrix
+        self._matrix = np.asarray(list(self.weights.values()), dtype=np.float64).reshape(-1, 5)
         self.vectors: WordVectors | None = None
         folded = data.get("fi_vectors")
         if folded:  # rows × 5: each hashed row times the weights of the vector's dimensions
@@ -274,14 +276,12 @@ class Model:
         return features(body, language, self.cfg, rules, self.vectors)
 
     def logits(self, feats: dict[str, float]) -> list[float]:
-        z = [0.0] * 5
-        w = self.weights
-        for k, v in feats.items():
-            row = w.get(k)
-            if row is not None:
-                for i in range(5):
-                    z[i] += row[i] * v
-        return z
+        index = self._index
+        known = [(index[k], v) for k, v in feats.items() if k in index]
+        if not known:
+            return [0.0] * 5
+        rows, values = zip(*known, strict=True)
+        return (np.asarray(values) @ self._matrix[list(rows)]).tolist()
 
     def proba(self, feats: dict[str, float]) -> list[float]:
         z = [x / self.temperature for x in self.logits(feats)]
