@@ -151,3 +151,25 @@ def test_no_seeded_datum_reaches_a_prompt_the_call_log_an_output_or_the_report(t
         for where, text in (("a prompt", sent), ("the call log", log), ("an output", outputs),
                             ("the report", report.read_text(encoding="utf-8"))):
             assert datum not in text, f"{kind} reached {where}"
+
+
+def test_patterns_tried_at_digits_only_find_what_a_full_scan_finds():
+    """The digit-bearing patterns are tried only where a run of digits begins (or just before,
+    for an IBAN's letters and a phone's + or parenthesis): on seeded random text made of the
+    pieces these patterns are built from, the matches are exactly ``finditer``'s."""
+    import random
+
+    rng = random.Random(3)
+    pieces = [*"0123456789 +-()./,ABFIXYKSTabcdeä\n", "FI", "GB", "040", "+358", "(09)", "00358", " Street",
+              " Road", "Mannerheimintie ", "00100 Helsinki", "131052-308T", "4111 1111 1111 1111", "x", "_", "–",
+              "FI49 5000 9420 0287 30", "GB82 WEST 1234 5698 7654 32", "221B Baker Street, London", "12 Elm Road"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))) for _ in range(4000)]
+    for name, kind in [("IBAN", "IBAN"), ("CARD", "CARD"), ("HETU", "HETU"), ("PHONE", "PHONE"),
+                       ("FI_POSTAL", "ADDRESS"), ("EN_STREET", "ADDRESS")]:
+        pattern, found = getattr(privacy, name), 0
+        for t in texts:
+            digits = [m.start() for m in privacy.RUN_START.finditer(t)]
+            full = [m.span() for m in pattern.finditer(t)]
+            assert [m.span() for m in privacy._at_digits(pattern, kind, t, digits)] == full, (name, t)
+            found += bool(full)
+        assert found >= 100, (name, found)  # the text exercises the pattern

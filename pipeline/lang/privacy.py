@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -96,6 +96,29 @@ EN_STREET = re.compile(
     rf"(?:,? [{_UP}][{_LOW}]+(?: [{_UP}][{_LOW}]+)?)?"
     r"(?:,? (?:[A-Z]{2} \d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}))?"
 )
+
+# Every match of these patterns begins at the first digit of a run of digits, or just before
+# one (IBAN: its two letters; PHONE: a "+" or "("). ``_at_digits`` tries them there only.
+RUN_START = re.compile(r"(?<!\d)\d")
+
+
+def _starts(kind: str, text: str, digits: list[int]) -> list[int]:
+    """Where a ``kind`` match may begin, given where the runs of digits begin (ascending)."""
+    if kind == "IBAN":
+        return [p - 2 for p in digits if p >= 2]
+    if kind == "PHONE":
+        return sorted({q for p in digits for q in ((p - 1, p) if p and text[p - 1] in "+(" else (p,))})
+    return digits
+
+
+def _at_digits(pattern: re.Pattern, kind: str, text: str, digits: list[int]) -> Iterator[re.Match]:
+    """``pattern.finditer(text)`` for a ``kind`` pattern tried only where its match may begin:
+    the same matches, without scanning every character."""
+    end = 0
+    for p in _starts(kind, text, digits):
+        if p >= end and (m := pattern.match(text, p)) is not None:
+            yield m
+            end = max(m.end(), p + 1)
 
 
 def iban_ok(s: str) -> bool:
@@ -335,26 +358,27 @@ def find(text: str, language: str | None = None, keep: Iterable[str] = (), names
         url = m.group().rstrip(".,;:!?")
         if _url_personal(url):
             add(m.start(), m.start() + len(url), "URL")
-    for m in IBAN.finditer(text):
+    digits = [m.start() for m in RUN_START.finditer(text)]
+    for m in _at_digits(IBAN, "IBAN", text, digits):
         if iban_ok(m.group()):
             add(m.start(), m.end(), "IBAN")
-    for m in CARD.finditer(text):
+    for m in _at_digits(CARD, "CARD", text, digits):
         if luhn_ok(m.group()) and not m.group().startswith("0"):
             add(m.start(), m.end(), "CARD")
-    for m in HETU.finditer(text):
+    for m in _at_digits(HETU, "HETU", text, digits):
         if hetu_ok(m.group()):
             add(m.start(), m.end(), "HETU")
-    for m in PHONE.finditer(text):
+    for m in _at_digits(PHONE, "PHONE", text, digits):
         if _phone_ok(m.group()):
             add(m.start(), m.end(), "PHONE")
     if language in (None, "fi"):
         for m in FI_STREET.finditer(text):
             if m.group().split()[0].lower() not in keep_words and re.search(r"\d", m.group()):
                 add(m.start(), m.end(), "ADDRESS")
-        for m in FI_POSTAL.finditer(text):
+        for m in _at_digits(FI_POSTAL, "ADDRESS", text, digits):
             add(m.start(), m.end(), "ADDRESS")
     if language in (None, "en"):
-        for m in EN_STREET.finditer(text):
+        for m in _at_digits(EN_STREET, "ADDRESS", text, digits):
             add(m.start(), m.end(), "ADDRESS")
     if names:
         if language is None:

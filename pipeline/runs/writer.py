@@ -213,7 +213,7 @@ class RunWriter:
         why it did not run (the exception's first line)."""
         if interrupted is not None:
             reason = (str(interrupted).splitlines() or ["interrupted"])[0]
-            for job_id, r in self.results.items():
+            for r in list(self.results.values()):
                 if r.status == "pending":
                     self._set(r.model_copy(update={"status": "interrupted", "note": f"not run: {reason}"}))
         return self.write_results("complete" if interrupted is None else "interrupted")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -99,7 +99,7 @@ def signals() -> dict[str, list[Signal]]:
     return out
 
 
-@lru_cache(maxsize=None)  # one entry per language
+@cache  # one entry per language
 def _lemma_signals(language: str) -> dict[str, tuple[int, ...]]:
     """Base form → the positions (in ``signals()[language]``) of the lemma signals that list it."""
     index: dict[str, list[int]] = {}
