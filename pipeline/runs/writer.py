@@ -134,8 +134,10 @@ class RunWriter:
         self.write_results("running")
 
     def _set(self, result: JobResult) -> None:
+        # the row first: an interruption while it is built leaves the job as it was in both
+        row = self._row(result)
+        self.rows[result.job.id] = row
         self.results[result.job.id] = result
-        self.rows[result.job.id] = self._row(result)
 
     def restore(self, result: JobResult) -> None:
         """A job a resumed run finished before."""
