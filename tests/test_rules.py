@@ -73,6 +73,19 @@ def test_unsupported_figures_are_errors(ws, segment, good, bad, figure):
     assert "p1" in finding.fix  # the instruction names the proof points that may be used
 
 
+@pytest.mark.parametrize("segment, text, figures", [
+    ("cfo", "If you run one or two entities, the close is yours in a day.", []),
+    ("cfo", "Teams of two or three close faster with us.", []),
+    ("cfo", "Two clients closed faster.", ["Two"]),  # a count on its own is still a figure
+    ("cfo", "We cut the close by 2 or 3 days.", ["2", "3"]),  # figures in digits stay figures
+    pytest.param("yrittajat", "Jos omistat yhden tai kaksi asuntoa, kirjanpito on valmis.", [], marks=needs_voikko),
+    ("yrittajat", "Kaksi tai kolme yrittäjää kysyy samaa.", []),
+])
+def test_a_rough_count_is_no_figure(ws, segment, text, figures):
+    found = [f.span for f in run(ws, segment, "landing_hero", hero(text), claims) if f.message.startswith("the figure")]
+    assert found == figures
+
+
 @pytest.mark.parametrize("segment, text", [("cfo", "Accuracy guaranteed, or your money back."),
                                            ("yrittajat", "Takaamme virheettömän kirjanpidon.")])
 def test_a_guarantee_the_core_does_not_give(ws, segment, text):

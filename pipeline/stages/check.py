@@ -407,7 +407,8 @@ def claims(ctx: CheckContext) -> Iterable[Finding]:
     support_lemmas = _support_lemmas(support, lang)
     for name, (value, _) in ctx.part_tokens.items():
         for f in numbers.figures(value, lang):
-            if not _figure_backed(value, f, known, lang) and not numbers.counts_the_piece(value, f, lang):
+            if (not _figure_backed(value, f, known, lang) and not numbers.counts_the_piece(value, f, lang)
+                    and not numbers.approximate(value, f, lang)):
                 yield Finding(rule="claims.unsupported", level="error", part=name, span=f.text,
                               message=f"the figure '{f.text}' traces to no proof point of the core statement",
                               fix=f"remove the figure '{f.text}' or {use_proof}")

@@ -195,3 +195,31 @@ def counts_the_piece(value: str, figure: Figure, language: str) -> bool:
     if not after:
         return False
     return bool(lemma.lemmas(after[0].text, language) & _STRUCTURE.get(language, frozenset()))
+
+
+# "one or two flats", "kaksi tai kolme asuntoa": a rough count of the reader's situation, not a
+# claim. Only numbers in words, joined by "or"/"tai": "2 or 3 %" is still a figure.
+_OR = {"en": "or", "fi": "tai"}
+_ONE = {"en": frozenset({"one", "a", "few", "couple"}), "fi": frozenset({"yksi", "pari", "muutama"})}
+
+
+def approximate(value: str, figure: Figure, language: str) -> bool:
+    """``figure`` (in words) is one side of "X or Y" between numbers in words."""
+    if not figure.in_words or language not in _OR:
+        return False
+    toks = text.tokens(value)
+    at = next((i for i, t in enumerate(toks) if t.start == figure.start), None)
+    if at is None:
+        return False
+
+    def number(i: int) -> bool:
+        if not 0 <= i < len(toks):
+            return False
+        w = toks[i].text
+        return bool(word_values(w, language)) or bool(lemma.lemmas(w, language) & _ONE[language])
+
+    def joined(i: int, j: int) -> bool:  # tokens i < j with only "or" between them
+        return j == i + 2 and toks[i + 1].lower == _OR[language] and " " in value[toks[i].end:toks[j].start]
+
+    return (number(at + 2) and joined(at, at + 2)) or (number(at - 2) and joined(at - 2, at))
+
