@@ -173,3 +173,32 @@ def test_patterns_tried_at_digits_only_find_what_a_full_scan_finds():
             assert [m.span() for m in privacy._at_digits(pattern, kind, t, digits)] == full, (name, t)
             found += bool(full)
         assert found >= 100, (name, found)  # the text exercises the pattern
+
+
+def test_reading_line_by_line_finds_what_reading_the_whole_text_finds():
+    """``find`` reads a text line by line, each line cached with the context the name finder sees
+    beyond it; on seeded random multi-line text (names, sign-offs and company suffixes across
+    line breaks, every kind of datum) and the example's prompts, it finds exactly what
+    ``find_whole`` does, for each language setting, with and without names and kept words."""
+    import random
+
+    rng = random.Random(5)
+    pieces = ["Mikko", "Virtanen", "Oy", "Aino", "Laine", "Emily", "Johnson", "Grace", "Tom", "Anna", "Kallio",
+              "Regards,", "Terveisin,", "Thanks", "ystävällisin terveisin", "Dr.", "herra", "Priya", "Donnelly",
+              "Ltd", "Inc", "the", "ja", "and", "board", "taloyhtiö", "hallitus", "040 123 4567", "+358 40 1234567",
+              "matti@example.fi", "www.example.fi/matti.meikalainen/kuvat", "131052-308T", "FI49 5000 9420 0287 30",
+              "Mannerheimintie 12 B 5, 00100 Helsinki", "221B Baker Street, London", "4111 1111 1111 1111",
+              "Hämeenkadulla 3", *".,!?:-—\"", "\n", "\n", "\n\n", " ", " ", "\t"]
+    texts = ["".join(rng.choice(pieces) + (" " if rng.random() < 0.6 else "") for _ in range(rng.randint(1, 40)))
+             for _ in range(1500)]
+    ws, _ = load.load_workspace(REPO)
+    texts += [m["content"] for job in plan.plan(ws).jobs[:6] for m in draft.messages(ws, job, "draft.j2")]
+    found = 0
+    for i, text in enumerate(texts):
+        keep = ["Virtanen"] if i % 5 == 0 else []
+        for language in (None, "fi", "en"):
+            for names in (True, False):
+                whole = privacy.find_whole(text, language, keep, names)
+                assert privacy.find(text, language, keep, names) == whole, (text, language, names)
+                found += bool(whole)
+    assert found > 5000  # the text exercises the finder

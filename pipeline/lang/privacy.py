@@ -34,9 +34,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 from pipeline.lang import lemma
+from pipeline.lang.text import decide_language, detect_language, language_scores
 
 KINDS = ("EMAIL", "URL", "IBAN", "CARD", "HETU", "PHONE", "ADDRESS", "NAME")
 PLACEHOLDER = re.compile(r"\[(?:" + "|".join(KINDS) + r")\]")
@@ -339,10 +341,66 @@ def _unknown_word(word: str, language: str, rare: float = 2e-6) -> bool:
 
 
 def find(text: str, language: str | None = None, keep: Iterable[str] = (), names: bool = True) -> list[Hit]:
-    """Every personal datum in ``text``, as non-overlapping spans with their kind."""
+    """Every personal datum in ``text``, as non-overlapping spans with their kind.
+
+    Read line by line, each line's answer cached: no pattern crosses a line break, and what the
+    name finder sees beyond a line (a sign-off in the 60 characters before it, a company suffix
+    in the two words after it) is part of the cache key, so the answer is the whole text's
+    (``find_whole``, the definition; a test holds them equal). A run's prompts share most of
+    their lines, and each is read once."""
     if not text:
         return []
     keep_words = frozenset(w.lower() for k in keep for w in TOKEN.findall(k))
+    mode = language
+    if names and language is None:
+        en_score = fi_score = 0.0
+        words = 0
+        for line in text.split("\n"):
+            e, f, n = _line_scores(line)
+            en_score, fi_score, words = en_score + e, fi_score + f, words + n
+        guess, confidence = decide_language(en_score, fi_score, words)
+        mode = guess if confidence >= 0.6 else None
+    hits: list[Hit] = []
+    start = 0
+    for line in text.split("\n"):
+        end = start + len(line)
+        if line:
+            before = text[max(0, start - 60):start] if names else ""
+            after = tuple(m.group() for m in islice(TOKEN.finditer(text, end), 2)) if names else ()
+            hits += [Hit(start + h.start, start + h.end, h.kind)
+                     for h in _line_hits(before, line, after, language, mode, keep_words, names)]
+        start = end + 1
+    return _merge(text, hits)
+
+
+def find_whole(text: str, language: str | None = None, keep: Iterable[str] = (), names: bool = True) -> list[Hit]:
+    """``find`` reading the text as one piece: what ``find`` must equal."""
+    if not text:
+        return []
+    keep_words = frozenset(w.lower() for k in keep for w in TOKEN.findall(k))
+    mode = language
+    if names and language is None:
+        guess, confidence = detect_language(text)
+        mode = guess if confidence >= 0.6 else None
+    return _merge(text, list(_hits("", text, (), language, mode, keep_words, names)))
+
+
+@lru_cache(maxsize=4096)  # holds lines of unscrubbed prompts in this process's memory only
+def _line_scores(line: str) -> tuple[float, float, int]:
+    return language_scores(line)
+
+
+@lru_cache(maxsize=4096)  # holds lines of unscrubbed prompts in this process's memory only
+def _line_hits(before: str, line: str, after: tuple[str, ...], language: str | None, mode: str | None,
+               keep_words: frozenset[str], names: bool) -> tuple[Hit, ...]:
+    return _hits(before, line, after, language, mode, keep_words, names)
+
+
+def _hits(before: str, line: str, after: tuple[str, ...], language: str | None, mode: str | None,
+          keep_words: frozenset[str], names: bool) -> tuple[Hit, ...]:
+    """The personal data in ``line`` (offsets in it): the patterns (the street patterns of
+    ``language``, both when None), then names in ``mode``'s language (both when None), read
+    with ``before`` and ``after`` beside the line as the name finder's context."""
     hits: list[Hit] = []
     taken: list[tuple[int, int]] = []
 
@@ -352,45 +410,43 @@ def find(text: str, language: str | None = None, keep: Iterable[str] = (), names
             taken.append((a, b))
 
     # each pattern scans the whole text (~30 ns a character); skip those that cannot match
-    for m in EMAIL.finditer(text) if "@" in text else ():
+    for m in EMAIL.finditer(line) if "@" in line else ():
         add(m.start(), m.end(), "EMAIL")
-    for m in URL.finditer(text) if "/" in text or "www." in text.lower() else ():
+    for m in URL.finditer(line) if "/" in line or "www." in line.lower() else ():
         url = m.group().rstrip(".,;:!?")
         if _url_personal(url):
             add(m.start(), m.start() + len(url), "URL")
-    digits = [m.start() for m in RUN_START.finditer(text)]
-    for m in _at_digits(IBAN, "IBAN", text, digits):
+    digits = [m.start() for m in RUN_START.finditer(line)]
+    for m in _at_digits(IBAN, "IBAN", line, digits):
         if iban_ok(m.group()):
             add(m.start(), m.end(), "IBAN")
-    for m in _at_digits(CARD, "CARD", text, digits):
+    for m in _at_digits(CARD, "CARD", line, digits):
         if luhn_ok(m.group()) and not m.group().startswith("0"):
             add(m.start(), m.end(), "CARD")
-    for m in _at_digits(HETU, "HETU", text, digits):
+    for m in _at_digits(HETU, "HETU", line, digits):
         if hetu_ok(m.group()):
             add(m.start(), m.end(), "HETU")
-    for m in _at_digits(PHONE, "PHONE", text, digits):
+    for m in _at_digits(PHONE, "PHONE", line, digits):
         if _phone_ok(m.group()):
             add(m.start(), m.end(), "PHONE")
     if language in (None, "fi"):
-        for m in FI_STREET.finditer(text):
+        for m in FI_STREET.finditer(line):
             if m.group().split()[0].lower() not in keep_words and re.search(r"\d", m.group()):
                 add(m.start(), m.end(), "ADDRESS")
-        for m in _at_digits(FI_POSTAL, "ADDRESS", text, digits):
+        for m in _at_digits(FI_POSTAL, "ADDRESS", line, digits):
             add(m.start(), m.end(), "ADDRESS")
     if language in (None, "en"):
-        for m in _at_digits(EN_STREET, "ADDRESS", text, digits):
+        for m in _at_digits(EN_STREET, "ADDRESS", line, digits):
             add(m.start(), m.end(), "ADDRESS")
     if names:
-        if language is None:
-            from .text import detect_language
-
-            guess, confidence = detect_language(text)
-            language = guess if confidence >= 0.6 else None
-        for lang in ([language] if language else ["fi", "en"]):
-            for h in _names(text, lang, keep_words, taken, unsure=language is None):
-                add(h.start, h.end, h.kind)
-    hits = sorted(set(hits), key=lambda h: h.start)
-    return _merge(text, hits)
+        context = before + line + ("\n" + " ".join(after) if after else "")
+        off = len(before)
+        for lang in ([mode] if mode else ["fi", "en"]):
+            found = _names(context, lang, keep_words, [(a + off, b + off) for a, b in taken], unsure=mode is None)
+            for h in found:
+                if off <= h.start and h.end <= off + len(line):
+                    add(h.start - off, h.end - off, h.kind)
+    return tuple(sorted(set(hits), key=lambda h: h.start))
 
 
 def _merge(text: str, hits: list[Hit]) -> list[Hit]:

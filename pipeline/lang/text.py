@@ -40,23 +40,33 @@ def tokens(text: str) -> tuple[Token, ...]:
 
 def detect_language(text: str) -> tuple[str | None, float]:
     """Guess en or fi from function words, letters and endings. Returns (language, confidence)."""
-    words = [m.group().lower() for m in WORD.finditer(text)]  # a prompt's tokens need no cache
-    if len(words) < 4:
-        return None, 0.0
-    score = {"en": 0.0, "fi": 0.0}
-    for w in words:
-        for lang, vocab in STOP_WORDS.items():
-            if w in vocab:
-                score[lang] += 1
+    return decide_language(*language_scores(text))
+
+
+def language_scores(text: str) -> tuple[float, float, int]:
+    """The evidence ``detect_language`` weighs: English and Finnish scores and the word count.
+    Each word adds to them on its own, so a text's are the sums of its lines'."""
+    en_score = fi_score = 0.0
+    n = 0
+    for m in WORD.finditer(text):  # a prompt's tokens need no cache
+        w = m.group().lower()
+        n += 1
+        if w in STOP_WORDS["en"]:
+            en_score += 1
+        if w in STOP_WORDS["fi"]:
+            fi_score += 1
         if "ä" in w or "ö" in w:
-            score["fi"] += 1
+            fi_score += 1
         elif len(w) > 5 and w.endswith(fi.CASE_ENDINGS):
-            score["fi"] += 0.5
-    total = score["en"] + score["fi"]
-    if total == 0:
+            fi_score += 0.5
+    return en_score, fi_score, n
+
+
+def decide_language(en_score: float, fi_score: float, words: int) -> tuple[str | None, float]:
+    if words < 4 or en_score + fi_score == 0:
         return None, 0.0
-    lang = max(score, key=score.get)
-    return lang, score[lang] / total
+    lang, score = ("fi", fi_score) if fi_score > en_score else ("en", en_score)  # a tie: en, as max() chose
+    return lang, score / (en_score + fi_score)
 
 
 def find_term(text: str, term: str, language: str) -> list[tuple[int, int]]:
