@@ -67,3 +67,56 @@ def test_other_model_settings_do_not_reuse(workspace, cli, counted):
         before = len(counted)
         cli("run", "-w", str(workspace), "--base-url", server.base_url, "--model", "scripted", "--temperature", "0")
         assert len(counted) > before
+
+
+def test_a_rerun_renders_no_prompt_of_a_reused_job_and_a_broken_template_still_stops_a_run(workspace, cli,
+                                                                                            monkeypatch):
+    """The run renders the prompts and layouts of the jobs it will draft before any model call;
+    a job it takes from the latest run rendered them there, unchanged, so it is not rendered
+    again. A template that cannot render stops the run with exit 2 and no run folder."""
+    from pipeline.stages import draft
+
+    rendered = []
+    real = draft.messages
+    monkeypatch.setattr(draft, "messages", lambda ws, job, *a, **kw: (rendered.append(job.id), real(ws, job, *a, **kw))[1])
+    with ScriptedOpenAI(good) as server:
+        args = ("run", "-w", str(workspace), "--base-url", server.base_url, "--model", "scripted")
+        cli(*args)
+        jobs = {r["job_id"] for r in results(run_dirs(workspace)[0])["results"] if r["status"] in ("passed", "failed")}
+        assert jobs and jobs <= set(rendered)
+        rendered.clear()
+        cli(*args)
+        assert rendered == []  # every job reused: nothing rendered, nothing asked
+
+        prompt = workspace / "prompts" / "en" / "draft.j2"
+        prompt.parent.mkdir(parents=True, exist_ok=True)
+        prompt.write_text("{{ segment.budget }}\n", encoding="utf-8")
+        asked = len(server.requests)
+        broken = cli(*args)
+        assert broken.exit_code == 2 and "prompts/en/draft.j2:1" in broken.output, broken.output
+        assert len(server.requests) == asked and len(run_dirs(workspace)) == 2
+
+
+def test_a_prompt_a_workspace_adds_later_is_read_by_the_same_process(workspace):
+    """A process that rendered the shipped prompt (a test run, an application running ladder
+    several times) reads the workspace's own copy made after it: its rendering and its hash,
+    which decides whether a job's result may be reused."""
+    from pipeline.runs.writer import job_inputs_hashes
+    from pipeline.stages.draft import messages
+    from pipeline.stages.plan import plan
+    from pipeline.workspace.load import load_workspace
+
+    ws, _ = load_workspace(workspace)
+    job = next(j for j in plan(ws).jobs if j.language == "en")
+    previous = {p.name: "x" for p in ws.channel(job.channel).parts}
+    hashed = job_inputs_hashes(ws, [job])
+    for n, name in enumerate(("draft.j2", "revise.j2")):  # a new folder, then a new file in it
+        shipped = messages(ws, job, name, previous=previous)[1]["content"]  # read (and compiled) before
+        path = workspace / "prompts" / "en" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"Own prompt {n} for {{{{ segment.name }}}}.\n", encoding="utf-8")
+        ws, problems = load_workspace(workspace)
+        assert ws is not None, problems
+        own = messages(ws, job, name, previous=previous)[1]["content"]
+        assert own.startswith(f"Own prompt {n} for") and own != shipped
+    assert job_inputs_hashes(ws, [job]) != hashed

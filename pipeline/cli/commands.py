@@ -40,7 +40,7 @@ from pipeline.runs.estimate import estimate
 from pipeline.runs.metrics import compute
 from pipeline.runs.metrics import record as record_metrics
 from pipeline.runs.resume import resume_state
-from pipeline.runs.runner import execute, preflight
+from pipeline.runs.runner import execute, preflight, prepare
 from pipeline.runs.writer import RunWriter, manifest, new_run_id
 from pipeline.stages.check import CheckContext, evaluate
 from pipeline.stages.classify import STEP_KEYS
@@ -130,12 +130,14 @@ def _print_problems(problems: list[Problem]) -> None:
         "error" if errors else "info", "problems", errors=errors, warnings=warnings)
 
 
-def _load(root: Path) -> tuple[Workspace, Plan, list[Problem]]:
+def _load(root: Path, templates: bool = True) -> tuple[Workspace, Plan, list[Problem]]:
+    """The workspace and its plan, or InvalidWorkspace; with ``templates``, every job's prompts
+    and layout rendered too (``run`` renders those of the jobs it will run, once it knows them)."""
     ws, problems = load_workspace(root)
     if ws is None:
         raise InvalidWorkspace(problems)
     plan = make_plan(ws)
-    template_problems = preflight(ws, plan)
+    template_problems = preflight(ws, plan) if templates else []
     if template_problems:
         raise InvalidWorkspace(problems + template_problems)
     return ws, plan, problems
@@ -268,7 +270,7 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
         requests_per_minute, tokens_per_minute, max_tokens_total, max_cost, batch, batch_poll, cache, resume, segments,
         channels, outputs) -> None:
     """Draft, check, revise and render every planned job into outputs/<run-id>/."""
-    ws, plan, _ = _load(workspace)
+    ws, plan, problems = _load(workspace, templates=False)
     plan = _filter(plan, segments, channels)
     if revise_rounds is not None:
         ws = ws.model_copy(update={"config": ws.config.model_copy(update={"revise_rounds": revise_rounds})})
@@ -299,7 +301,13 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
         arguments["base_url"] = scrub_url(arguments["base_url"])
 
     with workspace_lock(runs_dir, "run"), _sigterm_interrupts():
-        _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll)
+        reviews = _reviews(runs_dir, plan)
+        prepared = prepare(ws, plan, runs_dir, run_id, config, config.judge() if config.judge_model else None,
+                           done, reviews, reuse=not batch and (cache or "use") == "use")
+        if template_problems := preflight(ws, plan, skip={*done, *prepared.reused}):
+            raise InvalidWorkspace(problems + template_problems)
+        _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll,
+                    reviews, prepared)
 
 
 @contextmanager
@@ -317,9 +325,9 @@ def _sigterm_interrupts():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll):
+def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll,
+                reviews, prepared):
     _note_lemma_backend(ws)
-    reviews = _reviews(runs_dir, plan)
 
     def go(base: str, health=None) -> tuple[RunResults, list[JobResult]]:
 
@@ -341,8 +349,7 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
                                               discount=shipped_prices().get("batch_discount", 1.0))
                 else:
                     results = execute(ws, plan, chat, writer, on_job=on_job, judge_chat=judge_chat,
-                                      reuse=(cache or "use") == "use", concurrency=config.concurrency, done=done,
-                                      reviews=reviews)
+                                      concurrency=config.concurrency, done=done, reviews=reviews, prepared=prepared)
                 return results, list(writer.results.values())
             finally:
                 store.close()

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline.errors import BudgetExhausted, RequestFailed
 from pipeline.model.chat import Chat, job_scope
+from pipeline.model.config import ModelConfig
 from pipeline.runs.reuse import reusable, reuse_key
 from pipeline.runs.writer import RunWriter, job_inputs_hashes
 from pipeline.stages.check import context, evaluate
@@ -115,6 +118,27 @@ def rendered(ws: Workspace, result: JobResult) -> str | None:
     return render(ws, result.job, best.parts) if best is not None else None
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What a run knows of its jobs before it starts: each one's inputs hash and reuse key, and the
+    checked results it takes from the latest run (runs/reuse.py)."""
+
+    inputs: dict[str, str]
+    keys: dict[str, str]
+    reused: dict[str, JobResult]
+
+
+def prepare(ws: Workspace, plan: Plan, runs_dir: Path, run_id: str, config: ModelConfig,
+            judge: ModelConfig | None, done: dict[str, JobResult], reviews: dict[str, Review], reuse: bool) -> Prepared:
+    """The jobs to run (those not ``done``), their keys, and with ``reuse`` what the latest run
+    left that can be taken as it is (a job a reviewer decided on is never reused)."""
+    model, judged = config.public(), judge.public() if judge else None
+    inputs = job_inputs_hashes(ws, [job for job in plan.jobs if job.id not in done])
+    keys = {job_id: reuse_key(ws, h, model, judged) for job_id, h in inputs.items()}
+    reused = reusable(runs_dir, run_id, {k: v for k, v in keys.items() if k not in reviews}, plan.jobs) if reuse else {}
+    return Prepared(inputs, keys, reused)
+
+
 def execute(
     ws: Workspace,
     plan: Plan,
@@ -126,6 +150,7 @@ def execute(
     done: dict[str, JobResult] | None = None,
     reviews: dict[str, Review] | None = None,
     reuse: bool = False,
+    prepared: Prepared | None = None,
 ) -> dict:
     """Run every job not already ``done`` (a resumed run's finished jobs), ``concurrency`` at a
     time, writing each result as it finishes. With ``reuse``, a job whose inputs, settings and
@@ -135,11 +160,10 @@ def execute(
     done, reviews = done or {}, reviews or {}
     for result in done.values():
         writer.restore(result)
-    model, judged = chat.config.public(), judge_chat.config.public() if judge_chat else None
-    inputs = job_inputs_hashes(ws, [job for job in plan.jobs if job.id not in done])
-    keys = {job_id: reuse_key(ws, h, model, judged) for job_id, h in inputs.items()}
-    reused = reusable(writer.dir.parent, writer.run_id, {k: v for k, v in keys.items() if k not in reviews},
-                      plan.jobs) if reuse else {}
+    if prepared is None:
+        prepared = prepare(ws, plan, writer.dir.parent, writer.run_id, chat.config,
+                           judge_chat.config if judge_chat else None, done, reviews, reuse)
+    inputs, keys, reused = prepared.inputs, prepared.keys, prepared.reused
 
     stopping = threading.Event()  # the run is ending: jobs not yet started do not start
 
@@ -174,9 +198,11 @@ def execute(
     return writer.finish()
 
 
-def preflight(ws: Workspace, plan: Plan) -> list:
+def preflight(ws: Workspace, plan: Plan, skip: Collection[str] = ()) -> list:
     """Render every prompt and layout for every planned job before any model call, so a
-    variable the inputs do not provide fails here, with its file and line, not mid-run."""
+    variable the inputs do not provide fails here, with its file and line, not mid-run. Jobs in
+    ``skip`` are not rendered: finished ones a resumed run keeps, and ones taken from the latest
+    run, whose unchanged prompts and layout rendered there."""
     from jinja2 import TemplateError
 
     from pipeline.errors import Problem
@@ -185,6 +211,8 @@ def preflight(ws: Workspace, plan: Plan) -> list:
 
     problems = set()
     for job in plan.jobs:
+        if job.id in skip:
+            continue
         channel = ws.channel(job.channel)
         for name, call in (
             (f"{job.language}/draft.j2", lambda job=job: messages(ws, job, "draft.j2")),

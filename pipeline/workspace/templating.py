@@ -110,12 +110,14 @@ class WorkspaceLoader(FileSystemLoader):
 
     def get_source(self, environment, template):
         pieces = split_template_path(template)
-        for folder in self.searchpath:
-            path = Path(folder, *pieces)
-            if path.is_file():
-                break
-        else:
+        paths = [Path(folder, *pieces) for folder in self.searchpath]
+        at = next((i for i, p in enumerate(paths) if p.is_file()), None)
+        if at is None:
             raise TemplateNotFound(template)
+        folder, path = self.searchpath[at], paths[at]
+        # a file that would now come first (a workspace's own copy of a shipped prompt, made
+        # after this one was read) makes the compiled template stale too
+        before = paths[:at]
         from pipeline.files import outside_workspace
 
         shown = display_path(environment, str(path))
@@ -135,7 +137,7 @@ class WorkspaceLoader(FileSystemLoader):
 
         def uptodate() -> bool:
             try:
-                return path.stat().st_mtime == mtime
+                return path.stat().st_mtime == mtime and not any(p.is_file() for p in before)
             except OSError:
                 return False
 
@@ -201,13 +203,13 @@ def _range(*args: int) -> range:
 @lru_cache(maxsize=32)
 def _env(root: Path, folder: str) -> SandboxedEnvironment:
     """One environment per workspace folder, so templates compile once (jinja reloads a
-    template whose file changed)."""
+    template whose file changed, or that a workspace file now overrides; the workspace's folder
+    is searched even if it is made after this)."""
     from pipeline.files import example_dir
 
-    dirs = [root / folder, example_dir() / folder]
     return BoundedSandbox(
         roots=(root, example_dir()),
-        loader=WorkspaceLoader([str(d) for d in dirs if d.is_dir()]),
+        loader=WorkspaceLoader([str(root / folder), str(example_dir() / folder)]),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
