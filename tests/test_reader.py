@@ -74,6 +74,24 @@ def test_floret_hashing_matches_spacys():
             assert np.abs(ours - theirs.get_batch([word])[0]).max() < 1e-5, (count, word)
 
 
+@pytest.mark.parametrize("body, lang, spans", [
+    ("Our skis are lighter than the rental ones, and unlike big-box stores we fit them.", "en",
+     {"lighter than", "unlike", "big-box"}),
+    ("Miksi valita meidät? Palvelumme on edullisempi kuin tavanomaiset ratkaisut.", "fi",
+     {"Miksi valita", "edullisempi kuin", "tavanomaiset"}),
+])
+def test_a_comparison_with_the_alternatives_is_differentiation_evidence(body, lang, spans):
+    """The rubric's step 4 sets an alternative against the offer: a comparative with than/kuin,
+    the average or conventional way, big-box or off-the-shelf, "why choose us"."""
+    assert set(classify_rules(body, lang).evidence[4]) == spans
+
+
+@pytest.mark.parametrize("body, lang", [("We have served more than 200 customers, faster than ever.", "en"),
+                                        ("Palvelemme nopeammin kuin koskaan.", "fi")])
+def test_more_than_a_number_or_than_ever_compares_with_no_alternative(body, lang):
+    assert classify_rules(body, lang).evidence[4] == []
+
+
 def test_a_guarantee_reads_as_delivery():
     reading = classify("Every repair comes with a two-year guarantee and a full refund if it fails again. "
                        "Our customers rate us 4.8 out of 5.", "en")
