@@ -86,6 +86,16 @@ def test_a_comparison_with_the_alternatives_is_differentiation_evidence(body, la
     assert set(classify_rules(body, lang).evidence[4]) == spans
 
 
+@pytest.mark.parametrize("body, lang, spans", [
+    ("Tyytyväisyystakuu: jos et ole tyytyväinen, hyvitämme. Bonusohjelma kanta-asiakkaille.", "fi",
+     {"Tyytyväisyystakuu", "hyvitämme", "Bonusohjelma", "kanta-asiakkaille"}),
+    ("Risk-free for 30 days, with service credits if we miss the uptime. Thank you to our members.", "en",
+     {"Risk-free", "service credits", "Thank you to", "our members"}),
+])
+def test_guarantees_in_compounds_and_thanks_are_delivery_evidence(body, lang, spans):
+    assert set(classify_rules(body, lang).evidence[5]) == spans
+
+
 @pytest.mark.parametrize("body, lang", [("We have served more than 200 customers, faster than ever.", "en"),
                                         ("Palvelemme nopeammin kuin koskaan.", "fi")])
 def test_more_than_a_number_or_than_ever_compares_with_no_alternative(body, lang):
