@@ -38,7 +38,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import mmh3
-import numpy as np
 
 from pipeline.lang import en, fi, lemma, text
 
@@ -215,6 +214,8 @@ class WordVectors:
             weights += [1.0 / (len(r) * len(words))] * len(r)
         if not rows:
             return {}
+        import numpy as np  # see Model: numpy comes with the first model read
+
         vec = (scale / FI_VECTOR_NORM) * (np.asarray(weights) @ self.table[np.asarray(rows)])
         return {f"{self.prefix}:{i}": float(v) for i, v in enumerate(vec)}
 
@@ -256,6 +257,11 @@ class Model:
     """A multinomial logistic regression over ``features``, with a temperature."""
 
     def __init__(self, data: dict):
+        # numpy is imported here, with the first model read, not with this module: a command that
+        # reads no text (validate, plan, report, a rerun that reuses every result) does not pay
+        # its ~0.1 s import; in the per-text methods the import is a lookup in sys.modules
+        import numpy as np
+
         self.data = data
         self.cfg = FeatureConfig.from_json(data["features"])
         self.temperature = float(data.get("temperature", 1.0))
@@ -280,6 +286,8 @@ class Model:
         known = [(index[k], v) for k, v in feats.items() if k in index]
         if not known:
             return [0.0] * 5
+        import numpy as np
+
         rows, values = zip(*known, strict=True)
         return (np.asarray(values) @ self._matrix[list(rows)]).tolist()
 
