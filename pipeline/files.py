@@ -3,8 +3,8 @@ rules for what may be read as part of a workspace."""
 
 from __future__ import annotations
 
+import itertools
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,15 +23,25 @@ def writing(path: Path) -> Iterator[None]:
         raise CannotWrite(path, e) from e
 
 
+_TEMP_NAMES = itertools.count()  # this process's temp files: pid and a counter make each name unique
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+
+
 def atomic_write(path: Path, data: str, sync: bool = True) -> None:
     """Write to a temp file, then rename: readers see the old file or the new one, never half.
     ``sync`` also survives a power cut; per-job files skip it (a killed process is covered by
-    the rename alone, and a resumed run rewrites what a power cut lost)."""
+    the rename alone, and a resumed run rewrites what a power cut lost). The temp file is made
+    with mode 0666, which the OS narrows by the umask, as a plain ``open`` would."""
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        while True:
+            tmp = path.parent / f".{path.name}.{os.getpid()}-{next(_TEMP_NAMES)}.tmp"
+            try:
+                fd = os.open(tmp, _NEW_FILE, 0o666)
+                break
+            except FileExistsError:  # left by a crashed process that had this pid: take the next name
+                continue
         try:
-            follow_umask(fd)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(data)
                 if sync:
