@@ -24,7 +24,7 @@ def writing(path: Path) -> Iterator[None]:
 
 
 _TEMP_NAMES = itertools.count()  # this process's temp files: pid and a counter make each name unique
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
 def atomic_write(path: Path, data: str, sync: bool = True) -> None:

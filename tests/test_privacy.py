@@ -193,6 +193,9 @@ def test_reading_line_by_line_finds_what_reading_the_whole_text_finds():
              for _ in range(1500)]
     ws, _ = load.load_workspace(REPO)
     texts += [m["content"] for job in plan.plan(ws).jobs[:6] for m in draft.messages(ws, job, "draft.j2")]
+    texts += [" ".join(texts[:20]).replace("\n", " "),  # one line longer than privacy.CACHED_LINE: read, not cached
+              "Hei,\n" + "12.50 ; 99.00 ; 2024\n" * 200 + "Terveisin,\nAino Laine Oy"]  # lines without words
+    assert len(texts[-2]) > privacy.CACHED_LINE
     found = 0
     for i, text in enumerate(texts):
         keep = ["Virtanen"] if i % 5 == 0 else []

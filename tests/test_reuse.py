@@ -120,3 +120,29 @@ def test_a_prompt_a_workspace_adds_later_is_read_by_the_same_process(workspace):
         own = messages(ws, job, name, previous=previous)[1]["content"]
         assert own.startswith(f"Own prompt {n} for") and own != shipped
     assert job_inputs_hashes(ws, [job]) != hashed
+
+
+def test_an_included_template_that_changes_runs_the_job_again(workspace, cli):
+    """A layout's included file is part of what a job's result depends on: changed, the jobs
+    run again (and a broken one stops the run with exit 2 and no run folder), never a traceback."""
+    from pathlib import Path
+
+    shipped = (Path(__file__).resolve().parents[1] / "templates" / "sms.txt.j2").read_text(encoding="utf-8")
+    (workspace / "templates").mkdir(exist_ok=True)
+    (workspace / "templates" / "sms.txt.j2").write_text(shipped + '{% include "footer.j2" %}\n', encoding="utf-8")
+    footer = workspace / "templates" / "footer.j2"
+    footer.write_text("Lämpövirta\n", encoding="utf-8")
+    with ScriptedOpenAI(good) as server:
+        args = ("run", "-w", str(workspace), "--base-url", server.base_url, "--model", "scripted")
+        assert cli(*args).exit_code in (0, 1)
+        footer.write_text("Lämpövirta Oy\n", encoding="utf-8")
+        cli(*args)
+        second = results(run_dirs(workspace)[1])["results"]
+        assert not any((r["note"] or "").startswith("reused") for r in second)
+        sms = next(r for r in second if r["output"] and r["output"].endswith(".txt"))
+        assert "Lämpövirta Oy" in (run_dirs(workspace)[1] / sms["output"]).read_text(encoding="utf-8")
+
+        footer.write_text("{{ segment.budget }}\n", encoding="utf-8")
+        broken = cli(*args)
+        assert broken.exit_code == 2 and "templates/footer.j2:1" in broken.output, broken.output
+        assert len(run_dirs(workspace)) == 2

@@ -304,7 +304,7 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
         reviews = _reviews(runs_dir, plan)
         prepared = prepare(ws, plan, runs_dir, run_id, config, config.judge() if config.judge_model else None,
                            done, reviews, reuse=not batch and (cache or "use") == "use")
-        if template_problems := preflight(ws, plan, skip={*done, *prepared.reused}):
+        if template_problems := preflight(ws, plan, skip=done, reused=prepared.reused):
             raise InvalidWorkspace(problems + template_problems)
         _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll,
                     reviews, prepared)

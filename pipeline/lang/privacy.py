@@ -29,12 +29,12 @@ in a message, only its kind; ``find`` gives spans for the caller that must repla
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from itertools import islice
 from pathlib import Path
 
 from pipeline.lang import lemma
@@ -356,19 +356,23 @@ def find(text: str, language: str | None = None, keep: Iterable[str] = (), names
         en_score = fi_score = 0.0
         words = 0
         for line in text.split("\n"):
-            e, f, n = _line_scores(line)
+            e, f, n = _line_scores(line) if len(line) <= CACHED_LINE else language_scores(line)
             en_score, fi_score, words = en_score + e, fi_score + f, words + n
         guess, confidence = decide_language(en_score, fi_score, words)
         mode = guess if confidence >= 0.6 else None
     hits: list[Hit] = []
+    if names:  # the text's words once: each line's next two come from here, not from a scan ahead
+        words_at = [(m.start(), m.group()) for m in TOKEN.finditer(text)]
+        starts = [a for a, _ in words_at]
     start = 0
     for line in text.split("\n"):
         end = start + len(line)
         if line:
             before = text[max(0, start - 60):start] if names else ""
-            after = tuple(m.group() for m in islice(TOKEN.finditer(text, end), 2)) if names else ()
+            after = tuple(w for _, w in words_at[bisect_left(starts, end):][:2]) if names else ()
+            read = _line_hits if len(line) <= CACHED_LINE else _hits
             hits += [Hit(start + h.start, start + h.end, h.kind)
-                     for h in _line_hits(before, line, after, language, mode, keep_words, names)]
+                     for h in read(before, line, after, language, mode, keep_words, names)]
         start = end + 1
     return _merge(text, hits)
 
@@ -383,6 +387,9 @@ def find_whole(text: str, language: str | None = None, keep: Iterable[str] = (),
         guess, confidence = detect_language(text)
         mode = guess if confidence >= 0.6 else None
     return _merge(text, list(_hits("", text, (), language, mode, keep_words, names)))
+
+
+CACHED_LINE = 2000  # longer lines (a document on one line) are read each time, not kept in memory
 
 
 @lru_cache(maxsize=4096)  # holds lines of unscrubbed prompts in this process's memory only

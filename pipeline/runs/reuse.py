@@ -4,7 +4,8 @@ result instead of drafting and checking again. Its replies would come from the r
 its checks would come out the same, so this only skips work, not decisions.
 
 The key (``reuse_key``) is a SHA-256 over every workspace file's hash (a check reads other
-segments too), the job's own inputs (``job_inputs_hashes``: its prompts and layout included), the
+segments too), every prompt and layout file (one may include another), the job's own inputs
+(``job_inputs_hashes``: its prompts and layout included), the
 settings that shape a reply, ladder's version and its rule data. It is written in each job
 record; a run with --refresh, --no-cache or --batch, and a job a reviewer decided on, reuse
 nothing."""
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import __version__
+from pipeline.files import example_dir
 from pipeline.runs.artifacts import JobRecord, job_record_path, read, run_ids
 from pipeline.workspace.models import Job, JobResult, Usage, Workspace
 
@@ -36,10 +38,26 @@ def _rule_data() -> str:
     return h.hexdigest()
 
 
-def reuse_key(ws: Workspace, inputs_hash: str, model: dict[str, Any], judge: dict[str, Any] | None) -> str:
-    """The key of a job whose own inputs hash to ``inputs_hash`` (writer.job_inputs_hashes)."""
+def template_files(ws: Workspace) -> str:
+    """A hash of every file in the prompt and layout folders, the workspace's and the shipped
+    ones: a template a prompt or layout includes (``{% include %}``) counts as much as the
+    template itself."""
+    h = hashlib.sha256()
+    for root in dict.fromkeys((Path(ws.root), example_dir())):
+        for folder in ("prompts", "templates"):
+            for path in sorted((root / folder).rglob("*")) if (root / folder).is_dir() else []:
+                if path.is_file():
+                    h.update(f"{path.relative_to(root).as_posix()}\0".encode() + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def reuse_key(ws: Workspace, inputs_hash: str, model: dict[str, Any], judge: dict[str, Any] | None,
+              templates: str = "") -> str:
+    """The key of a job whose own inputs hash to ``inputs_hash`` (writer.job_inputs_hashes);
+    ``templates``: ``template_files(ws)``, computed once for all the jobs."""
     data = {
         "workspace": ws.input_hashes,
+        "templates": templates,
         "job": inputs_hash,
         "checks": ws.config.model_dump(mode="json", include={"checks", "revise_rounds"}),
         "model": {k: model.get(k) for k in CONTENT_SETTINGS},

@@ -15,7 +15,7 @@ from pathlib import Path
 from pipeline.errors import BudgetExhausted, RequestFailed
 from pipeline.model.chat import Chat, job_scope
 from pipeline.model.config import ModelConfig
-from pipeline.runs.reuse import reusable, reuse_key
+from pipeline.runs.reuse import reusable, reuse_key, template_files
 from pipeline.runs.writer import RunWriter, job_inputs_hashes
 from pipeline.stages.check import context, evaluate
 from pipeline.stages.draft import draft
@@ -134,7 +134,8 @@ def prepare(ws: Workspace, plan: Plan, runs_dir: Path, run_id: str, config: Mode
     left that can be taken as it is (a job a reviewer decided on is never reused)."""
     model, judged = config.public(), judge.public() if judge else None
     inputs = job_inputs_hashes(ws, [job for job in plan.jobs if job.id not in done])
-    keys = {job_id: reuse_key(ws, h, model, judged) for job_id, h in inputs.items()}
+    templates = template_files(ws)
+    keys = {job_id: reuse_key(ws, h, model, judged, templates) for job_id, h in inputs.items()}
     reused = reusable(runs_dir, run_id, {k: v for k, v in keys.items() if k not in reviews}, plan.jobs) if reuse else {}
     return Prepared(inputs, keys, reused)
 
@@ -198,11 +199,12 @@ def execute(
     return writer.finish()
 
 
-def preflight(ws: Workspace, plan: Plan, skip: Collection[str] = ()) -> list:
+def preflight(ws: Workspace, plan: Plan, skip: Collection[str] = (), reused: Collection[str] = ()) -> list:
     """Render every prompt and layout for every planned job before any model call, so a
     variable the inputs do not provide fails here, with its file and line, not mid-run. Jobs in
-    ``skip`` are not rendered: finished ones a resumed run keeps, and ones taken from the latest
-    run, whose unchanged prompts and layout rendered there."""
+    ``skip`` (finished ones a resumed run keeps) are not rendered; of jobs ``reused`` from the
+    latest run, whose prompts, layouts and inputs are unchanged, only the layout (this run
+    renders their pieces again)."""
     from jinja2 import TemplateError
 
     from pipeline.errors import Problem
@@ -214,12 +216,13 @@ def preflight(ws: Workspace, plan: Plan, skip: Collection[str] = ()) -> list:
         if job.id in skip:
             continue
         channel = ws.channel(job.channel)
-        for name, call in (
+        renders = [] if job.id in reused else [
             (f"{job.language}/draft.j2", lambda job=job: messages(ws, job, "draft.j2")),
             (f"{job.language}/revise.j2", lambda job=job, channel=channel: messages(
-                ws, job, "revise.j2", previous={p.name: "x" for p in channel.parts})),
-            (channel.template, lambda job=job, channel=channel: render(ws, job, {p.name: "x" for p in channel.parts})),
-        ):
+                ws, job, "revise.j2", previous={p.name: "x" for p in channel.parts}))]
+        renders.append((channel.template, lambda job=job, channel=channel: render(
+            ws, job, {p.name: "x" for p in channel.parts})))
+        for name, call in renders:
             try:
                 call()
             except templating.TemplateFileError as e:
