@@ -29,12 +29,12 @@ in a message, only its kind; ``find`` gives spans for the caller that must repla
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 from pipeline.lang import lemma
@@ -361,18 +361,20 @@ def find(text: str, language: str | None = None, keep: Iterable[str] = (), names
         guess, confidence = decide_language(en_score, fi_score, words)
         mode = guess if confidence >= 0.6 else None
     hits: list[Hit] = []
-    if names:  # the text's words once: each line's next two come from here, not from a scan ahead
-        words_at = [(m.start(), m.group()) for m in TOKEN.finditer(text)]
-        starts = [a for a, _ in words_at]
+    lines = text.split("\n")
+    after: list[tuple[str, ...]] = [()] * len(lines)  # the first two words after each line
+    if names:
+        following: tuple[str, ...] = ()
+        for i in range(len(lines) - 1, 0, -1):
+            after[i - 1] = following = (_first_words(lines[i]) + following)[:2]
     start = 0
-    for line in text.split("\n"):
+    for i, line in enumerate(lines):
         end = start + len(line)
         if line:
             before = text[max(0, start - 60):start] if names else ""
-            after = tuple(w for _, w in words_at[bisect_left(starts, end):][:2]) if names else ()
             read = _line_hits if len(line) <= CACHED_LINE else _hits
             hits += [Hit(start + h.start, start + h.end, h.kind)
-                     for h in read(before, line, after, language, mode, keep_words, names)]
+                     for h in read(before, line, after[i], language, mode, keep_words, names)]
         start = end + 1
     return _merge(text, hits)
 
@@ -390,6 +392,11 @@ def find_whole(text: str, language: str | None = None, keep: Iterable[str] = (),
 
 
 CACHED_LINE = 2000  # longer lines (a document on one line) are read each time, not kept in memory
+
+
+@lru_cache(maxsize=4096)  # holds lines of unscrubbed prompts in this process's memory only
+def _first_words(line: str) -> tuple[str, ...]:
+    return tuple(m.group() for m in islice(TOKEN.finditer(line), 2))
 
 
 @lru_cache(maxsize=4096)  # holds lines of unscrubbed prompts in this process's memory only
