@@ -155,9 +155,10 @@ def execute(
 ) -> dict:
     """Run every job not already ``done`` (a resumed run's finished jobs), ``concurrency`` at a
     time, writing each result as it finishes. With ``reuse``, a job whose inputs, settings and
-    rules are unchanged since the latest run takes that run's checked result (runs/reuse.py).
-    On interruption the results file is completed with the unfinished jobs marked, then the
-    interruption propagates."""
+    rules are unchanged since the latest run takes that run's checked result (runs/reuse.py);
+    ``prepared``: that decision made already (``prepare``, as ``ladder run`` does before its
+    preflight), in place of ``reuse``. On interruption the results file is completed with the
+    unfinished jobs marked, then the interruption propagates."""
     done, reviews = done or {}, reviews or {}
     for result in done.values():
         writer.restore(result)
