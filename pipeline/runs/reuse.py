@@ -47,7 +47,11 @@ def template_files(ws: Workspace) -> str:
         for folder in ("prompts", "templates"):
             for path in sorted((root / folder).rglob("*")) if (root / folder).is_dir() else []:
                 if path.is_file():
-                    h.update(f"{path.relative_to(root).as_posix()}\0".encode() + hashlib.sha256(path.read_bytes()).digest())
+                    try:
+                        digest = hashlib.sha256(path.read_bytes()).digest()
+                    except OSError:  # unreadable: counted by its name (a template that reads it fails in preflight)
+                        digest = b"unreadable"
+                    h.update(f"{path.relative_to(root).as_posix()}\0".encode() + digest)
     return h.hexdigest()
 
 
