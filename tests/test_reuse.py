@@ -146,3 +146,16 @@ def test_an_included_template_that_changes_runs_the_job_again(workspace, cli):
         broken = cli(*args)
         assert broken.exit_code == 2 and "templates/footer.j2:1" in broken.output, broken.output
         assert len(run_dirs(workspace)) == 2
+
+
+def test_a_broken_template_stops_a_run_before_it_makes_anything(workspace, cli):
+    """A template error is reported like every other input problem: exit 2, file and line, and
+    nothing written, not even the outputs folder or its lock."""
+    (workspace / "prompts" / "en").mkdir(parents=True)
+    # what only rendering finds (the load's static check of the variables passes it)
+    (workspace / "prompts" / "en" / "draft.j2").write_text("{{ segment.name }}\n{{ 1 // 0 }}\n", encoding="utf-8")
+    with ScriptedOpenAI(good) as server:
+        result = cli("run", "-w", str(workspace), "--base-url", server.base_url, "--model", "scripted")
+        assert result.exit_code == 2 and "prompts/en/draft.j2:2" in result.output, result.output
+        assert "ZeroDivisionError" in result.output
+        assert server.requests == [] and not (workspace / "outputs").exists()

@@ -270,7 +270,7 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
         requests_per_minute, tokens_per_minute, max_tokens_total, max_cost, batch, batch_poll, cache, resume, segments,
         channels, outputs) -> None:
     """Draft, check, revise and render every planned job into outputs/<run-id>/."""
-    ws, plan, problems = _load(workspace, templates=False)
+    ws, plan, warnings = _load(workspace, templates=False)
     plan = _filter(plan, segments, channels)
     if revise_rounds is not None:
         ws = ws.model_copy(update={"config": ws.config.model_copy(update={"revise_rounds": revise_rounds})})
@@ -300,12 +300,15 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
 
         arguments["base_url"] = scrub_url(arguments["base_url"])
 
+    # before the lock, like every check of the inputs: a broken template leaves nothing behind, not
+    # even outputs/. Read unlocked, a run still being written offers only its finished jobs for
+    # reuse, and this run then stops at the lock anyway.
+    reviews = _reviews(runs_dir, plan)
+    prepared = prepare(ws, plan, runs_dir, run_id, config, config.judge() if config.judge_model else None,
+                       done, reviews, reuse=not batch and (cache or "use") == "use")
+    if template_problems := preflight(ws, plan, skip=done, reused=prepared.reused):
+        raise InvalidWorkspace(warnings + template_problems)
     with workspace_lock(runs_dir, "run"), _sigterm_interrupts():
-        reviews = _reviews(runs_dir, plan)
-        prepared = prepare(ws, plan, runs_dir, run_id, config, config.judge() if config.judge_model else None,
-                           done, reviews, reuse=not batch and (cache or "use") == "use")
-        if template_problems := preflight(ws, plan, skip=done, reused=prepared.reused):
-            raise InvalidWorkspace(problems + template_problems)
         _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll,
                     reviews, prepared)
 
