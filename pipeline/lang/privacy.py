@@ -351,17 +351,17 @@ def find(text: str, language: str | None = None, keep: Iterable[str] = (), names
     if not text:
         return []
     keep_words = frozenset(w.lower() for k in keep for w in TOKEN.findall(k))
+    lines = text.split("\n")
     mode = language
     if names and language is None:
         en_score = fi_score = 0.0
         words = 0
-        for line in text.split("\n"):
+        for line in lines:
             e, f, n = _line_scores(line) if len(line) <= CACHED_LINE else language_scores(line)
             en_score, fi_score, words = en_score + e, fi_score + f, words + n
         guess, confidence = decide_language(en_score, fi_score, words)
         mode = guess if confidence >= 0.6 else None
     hits: list[Hit] = []
-    lines = text.split("\n")
     after: list[tuple[str, ...]] = [()] * len(lines)  # the first two words after each line
     if names:
         following: tuple[str, ...] = ()

@@ -56,7 +56,7 @@ def template_files(ws: Workspace) -> str:
 
 
 def reuse_key(ws: Workspace, inputs_hash: str, model: dict[str, Any], judge: dict[str, Any] | None,
-              templates: str = "") -> str:
+              templates: str) -> str:
     """The key of a job whose own inputs hash to ``inputs_hash`` (writer.job_inputs_hashes);
     ``templates``: ``template_files(ws)``, computed once for all the jobs."""
     data = {
