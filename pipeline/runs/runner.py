@@ -150,21 +150,19 @@ def execute(
     concurrency: int = 1,
     done: dict[str, JobResult] | None = None,
     reviews: dict[str, Review] | None = None,
-    reuse: bool = False,
     prepared: Prepared | None = None,
 ) -> dict:
     """Run every job not already ``done`` (a resumed run's finished jobs), ``concurrency`` at a
-    time, writing each result as it finishes. With ``reuse``, a job whose inputs, settings and
-    rules are unchanged since the latest run takes that run's checked result (runs/reuse.py);
-    ``prepared``: that decision made already (``prepare``, as ``ladder run`` does before its
-    preflight), in place of ``reuse``. On interruption the results file is completed with the
+    time, writing each result as it finishes. ``prepared`` (``prepare``, as ``ladder run`` makes
+    it before its preflight) says which jobs take the latest run's checked result instead
+    (runs/reuse.py); without it, none do. On interruption the results file is completed with the
     unfinished jobs marked, then the interruption propagates."""
     done, reviews = done or {}, reviews or {}
     for result in done.values():
         writer.restore(result)
     if prepared is None:
         prepared = prepare(ws, plan, writer.dir.parent, writer.run_id, chat.config,
-                           judge_chat.config if judge_chat else None, done, reviews, reuse)
+                           judge_chat.config if judge_chat else None, done, reviews, reuse=False)
     inputs, keys, reused = prepared.inputs, prepared.keys, prepared.reused
 
     stopping = threading.Event()  # the run is ending: jobs not yet started do not start
