@@ -6,7 +6,8 @@ Deterministic and seeded: 5 folds grouped by web domain, C chosen per fold by an
 CV over a fixed grid (0.3, 1, 3) on the temperature-scaled log loss, the temperature fitted on
 out-of-fold logits, the gate's threshold picked on out-of-fold probabilities (false rejections
 ≤ 5 %), then one model trained on every real text plus the project's own sets in ``bench/data``
-(at half weight). Prints the cross-validated figures and writes them into the model file. The
+(at half weight). Targets are soft: the labelled step, the labellers' runner-up step and the
+neighbouring steps share each text's weight (``reader_train.targets``). Prints the cross-validated figures and writes them into the model file. The
 texts are read from ``../shared/data`` (or ``--data`` / ``LADDER_REAL_DATA``) and nothing of
 them is written: the model holds weights over signal names, shape features, WordLlama
 dimensions, crc32 buckets of lemmas and the Finnish floret rows folded with their weights.

@@ -127,6 +127,18 @@ def test_domains_stay_in_one_fold():
     assert folds[0] == folds[1] and folds[2] == folds[3]
 
 
+def test_training_targets_share_the_label_with_the_runner_up_and_the_neighbours():
+    import numpy as np
+
+    T = reader_train.targets(np.array([1, 3, 5, 2]), np.array([0, 4, 1, 0]), second_share=0.2, neighbour_share=0.1)
+    assert np.allclose(T.sum(axis=1), 1)
+    assert np.allclose(T[0], [0.9, 0.1, 0, 0, 0])  # step 1: one neighbour takes the whole share
+    assert np.allclose(T[1], [0, 0.05, 0.72, 0.18 + 0.05, 0])  # runner-up 4 is also a neighbour
+    assert np.allclose(T[2], [0.18, 0, 0, 0.1, 0.72])  # runner-up 1, neighbour 4
+    assert T.argmax(axis=1).tolist() == [0, 2, 4, 1]  # the labelled step stays the target's top
+    assert np.array_equal(reader_train.targets(np.array([2]), None, neighbour_share=0), [[0, 1, 0, 0, 0]])
+
+
 @pytest.mark.skipif(not REAL.exists(), reason=f"the real labelled set is not at {REAL}")
 def test_the_rebuild_reproduces_the_committed_figures(tmp_path):
     """bench/train_reader.py with the committed per-fold C (the inner search's choices):
