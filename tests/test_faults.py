@@ -189,11 +189,28 @@ def test_an_embedded_server_that_dies_on_the_first_completion_is_explained(works
     err = result.stderr
     assert "the embedded model server died of SIGSEGV (a crash)" in err
     assert "  | ggml_compute_forward: general protection fault" in err  # its log's last lines
-    assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --force-reinstall --no-cache-dir' in err
+    assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF' in err and "pip install --force-reinstall --no-cache-dir" in err
     assert "Traceback" not in err
     results = results_of(workspace)
     assert {r["status"] for r in results["results"]} == {"interrupted"}
     assert all("died of SIGSEGV" in r["note"] for r in results["results"])
+
+
+CPUINFO = "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse sse2 {}\nbugs\t\t:\n"
+
+
+def test_the_rebuild_hint_turns_off_what_this_cpu_lacks():
+    haswell = embedded.cpu_flags(CPUINFO.format("ssse3 sse4_1 sse4_2 avx avx2 bmi2 fma f16c"))
+    assert {"avx2", "fma", "f16c"} <= haswell
+    assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install' in embedded.rebuild_hint(haswell)
+    sandy = embedded.cpu_flags(CPUINFO.format("sse4_2 avx"))  # AVX without AVX2 (Sandy Bridge)
+    hint = embedded.rebuild_hint(sandy)
+    assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=OFF -DGGML_BMI2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF" pip' in hint
+    assert "this CPU lacks AVX2, BMI2, FMA, F16C" in hint
+    qemu64 = embedded.cpu_flags(CPUINFO.format("pni cx16"))  # QEMU's default CPU model: SSE2 only
+    assert "-DGGML_SSE42=OFF -DGGML_AVX=OFF -DGGML_AVX2=OFF" in embedded.rebuild_hint(qemu64)
+    unknown = embedded.rebuild_hint(embedded.cpu_flags("Features\t: fp asimd\n"))  # not x86: not known
+    assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip' in unknown and "on a CPU without AVX2, add -DGGML_AVX2=OFF" in unknown
 
 
 def test_an_embedded_server_that_dies_at_start_is_explained(workspace, cli, crashing_server):

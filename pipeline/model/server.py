@@ -56,12 +56,39 @@ def server_command(path: Path, port: int, n_ctx: int) -> list[str]:
     ]
 
 
-REBUILD_HINT = (
-    "llama-cpp-python may have been built for another CPU (pip builds it with -march=native by default): "
-    "rebuild it portably with\n"
-    "  CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install --force-reinstall --no-cache-dir --no-deps llama-cpp-python\n"
-    "or point ladder at an OpenAI-compatible endpoint with --base-url"
-)
+# ggml's x86 instruction-set options, which -DGGML_NATIVE=OFF turns on, and the CPU flag
+# (/proc/cpuinfo) each needs. A host without one needs the option off as well.
+GGML_X86 = (("sse4_2", "GGML_SSE42"), ("avx", "GGML_AVX"), ("avx2", "GGML_AVX2"), ("bmi2", "GGML_BMI2"),
+            ("fma", "GGML_FMA"), ("f16c", "GGML_F16C"))
+
+
+def cpu_flags(cpuinfo: str | None = None) -> set[str] | None:
+    """This CPU's instruction-set flags from /proc/cpuinfo (Linux on x86), or None where unknown."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return set(value.split())
+    return None
+
+
+def rebuild_hint(flags: set[str] | None) -> str:
+    """How to rebuild llama-cpp-python for a CPU with ``flags`` (``cpu_flags()``; None: unknown):
+    the portable build (AVX2, FMA, F16C) where the CPU has those, otherwise with the options it
+    lacks turned off as well."""
+    cmake = ["-DGGML_NATIVE=OFF"] + [f"-D{option}=OFF" for flag, option in GGML_X86 if flags and flag not in flags]
+    why = ("pip builds it with -march=native by default" if len(cmake) == 1
+           else "this CPU lacks " + ", ".join(flag.upper() for flag, _ in GGML_X86 if flag not in flags)
+           + ", which the portable build uses")
+    unknown = ("" if flags else
+               "(on a CPU without AVX2, add -DGGML_AVX2=OFF -DGGML_BMI2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF to CMAKE_ARGS)\n")
+    return (f"llama-cpp-python may have been built for another CPU ({why}): rebuild it for this one with\n"
+            f"  CMAKE_ARGS=\"{' '.join(cmake)}\" pip install --force-reinstall --no-cache-dir --no-deps llama-cpp-python\n"
+            f"{unknown}or point ladder at an OpenAI-compatible endpoint with --base-url")
 
 
 @dataclass
@@ -79,7 +106,7 @@ class EmbeddedServer:
         if code is None:
             return None
         # killed by a signal: a crash, most often a native build on a CPU unlike the build machine's
-        hint = REBUILD_HINT if code < 0 else "its log above says why; check the GGUF file (--gguf)"
+        hint = rebuild_hint(cpu_flags()) if code < 0 else "its log above says why; check the GGUF file (--gguf)"
         return f"the embedded model server {when}{_ended(code)}.\n{self.log_tail()}{hint}"
 
     def log_tail(self, lines: int = 12) -> str:
@@ -132,7 +159,7 @@ def embedded_server(gguf: str | None, n_ctx: int = 4096, start_timeout: float = 
                 pass
             if time.monotonic() > deadline:
                 raise ModelUnavailable(f"the embedded model server did not answer within {start_timeout:.0f} s.\n"
-                                       f"{server.log_tail()}{REBUILD_HINT}")
+                                       f"{server.log_tail()}{rebuild_hint(cpu_flags())}")
             time.sleep(0.2)
         yield server
     finally:
