@@ -94,15 +94,16 @@ def main() -> None:
         print(f"\ncalibration (out-of-fold, temperature from the other folds): Brier={cal['brier']}  ECE={cal['ece']}")
         for b in cal["reliability"]:
             print(f"  top probability {b['bin']}: n={b['n']:<4} mean confidence={b['mean_confidence']:.2f}  accuracy={b['accuracy']:.2f}")
-        th = rt.choose_threshold(cv["proba"], y)
+        th = rt.choose_thresholds(cv["proba"], y)
         gate = rt.simulate_gate(cv["proba"], y, th)
         nested = rt.gate_nested(cv["proba"], y, cv["folds"])
-        print(f"\ngate (every text × target 1–5; error when P(reads below target) ≥ {th}):")
+        print(f"\ngate (every text × target 1–5; error when P(reads below target) ≥ {th.below} "
+              f"or P(reads two or more below) ≥ {th.two_below}):")
         print(f"  false rejections (error, gold == target):        {gate['false_rejection']:.3f}   (must be ≤ 0.05)")
         print(f"  detection (error, gold ≥ 2 steps below target):  {gate['detection_below2']:.3f}   (wanted ≥ 0.80)")
         print(f"  detection, gold ≥ 2 away either side (error):    {gate['detection_far']:.3f}   (above the target is a warning by design)")
         print(f"  flagged (error or warning), gold ≥ 2 above:      {gate['flagged_above2']:.3f}")
-        print(f"  threshold picked per fold on the other folds:     false rejections {nested['false_rejection']:.3f}, "
+        print(f"  thresholds picked per fold on the other folds:    false rejections {nested['false_rejection']:.3f}, "
               f"detection {nested['detection_below2']:.3f}")
         result |= {"calibration": {k: cal[k] for k in ("brier", "ece")}, "gate": gate, "gate_nested": nested}
     summary = {name: {scope: {k: v[scope][k] for k in ("exact", "within_one", "macro_f1")} for scope in ("all", "en", "fi")}

@@ -4,8 +4,8 @@
 
 Deterministic and seeded: 5 folds grouped by web domain, C chosen per fold by an inner grouped
 CV over a fixed grid (0.3, 1, 3) on the temperature-scaled log loss, the temperature fitted on
-out-of-fold logits, the gate's threshold picked on out-of-fold probabilities (false rejections
-≤ 5 %), then one model trained on every real text plus the project's own sets in ``bench/data``
+out-of-fold logits, the gate's two thresholds picked on out-of-fold probabilities (false
+rejections ≤ 5 %), then one model trained on every real text plus the project's own sets in ``bench/data``
 (at half weight). Targets are soft: the labelled step, the labellers' runner-up step and the
 neighbouring steps share each text's weight (``reader_train.targets``). Prints the cross-validated figures and writes them into the model file. The
 texts are read from ``../shared/data`` (or ``--data`` / ``LADDER_REAL_DATA``) and nothing of
@@ -47,13 +47,13 @@ def build(data: Path, fold_cs: list[float] | None = None, log=print) -> tuple[di
     lang = np.array([r["language"] for r in rows])
     figures = {scope: {k: v for k, v in rt.table(y[sel], pred[sel]).items() if k in ("n", "exact", "within_one", "macro_f1")}
                for scope, sel in (("all", np.ones(len(y), bool)), ("en", lang == "en"), ("fi", lang == "fi"))}
-    threshold = rt.choose_threshold(cv["proba"], y)
-    gate = rt.simulate_gate(cv["proba"], y, threshold)
+    thresholds = rt.choose_thresholds(cv["proba"], y)
+    gate = rt.simulate_gate(cv["proba"], y, thresholds)
     figures.update({"fold_Cs": cv["Cs"], "calibration": {k: v for k, v in rt.calibration(cv["proba"], y).items() if k != "reliability"},
-                    "gate": {k: gate[k] for k in ("threshold", "false_rejection", "detection_below2", "detection_far")},
+                    "gate": {k: gate[k] for k in ("thresholds", "false_rejection", "detection_below2", "detection_far")},
                     "gate_nested": rt.gate_nested(cv["proba"], y, cv["folds"])})
     model = rt.final_model(cv, CONFIG, sorted(set(lang.tolist())), figures)
-    model["gate"] = {"error_below": threshold}
+    model["gate"] = gate["thresholds"]
     log(f"built in {time.time() - t0:.0f}s")
     return model, figures
 
@@ -72,7 +72,8 @@ def main() -> None:
     out = Path(args.out)
     out.write_text(json.dumps(model, separators=(",", ":"), ensure_ascii=True) + "\n", encoding="utf-8")
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {len(model['weights'])} features, C={model['C']}, "
-          f"T={model['temperature']}, gate error_below={model['gate']['error_below']})")
+          f"T={model['temperature']}, gate error_below={model['gate']['error_below']} "
+          f"error_two_below={model['gate']['error_two_below']})")
     print(json.dumps(figures))
 
 

@@ -116,7 +116,39 @@ def test_a_guarantee_reads_as_delivery():
     ({1: 0.9, 2: 0.05, 3: 0.03, 4: 0.01, 5: 0.01}, 1, None),      # nothing is below step 1
 ])
 def test_the_gate(probs, target, level):
-    assert reader.gate(probs, target, 0.8) == level
+    assert reader.gate(probs, target, reader.GateThresholds(0.8)) == level
+
+
+def test_a_draft_fairly_surely_two_steps_short_is_an_error():
+    probs = {1: 0.72, 2: 0.02, 3: 0.06, 4: 0.15, 5: 0.05}  # 80 % below step 4, 74 % at step 2 or below
+    assert reader.gate(probs, 4, reader.GateThresholds(0.9)) == "suggestion"  # the second rule off
+    assert reader.gate(probs, 4, reader.GateThresholds(0.9, 0.7)) == "error"
+    assert reader.gate(probs, 4, reader.GateThresholds(0.9, 0.75)) == "suggestion"
+    assert reader.gate(probs, 2, reader.GateThresholds(0.9, 0.0)) == "suggestion"  # nothing is two below step 2
+    assert reader.sureness(probs, 4, reader.GateThresholds(0.9, 0.7)) == "74% sure it reads at step 2 or below"
+    assert reader.sureness(probs, 4, reader.GateThresholds(0.8, 0.7)) == "80% sure it reads below step 4"
+    data = reader.model().data["gate"]
+    assert reader.GateThresholds.shipped() == reader.GateThresholds(data["error_below"], data["error_two_below"])
+
+
+def test_the_thresholds_chosen_are_the_best_the_gate_itself_allows(monkeypatch):
+    """choose_thresholds (vectorised) against simulate_gate (every decision through reader.gate)
+    over a small grid: the same pick, false rejections within 5 %."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(1, 6, 120)
+    proba = rng.dirichlet(np.ones(5) * 0.6, 120)
+    proba[np.arange(100), y[:100] - 1] += 3.0  # most texts read right, some noise
+    proba /= proba.sum(axis=1, keepdims=True)
+    monkeypatch.setattr(reader_train, "GATE_GRID", (0.3, 0.5, 0.7, 0.8, 0.9, 0.95))
+    monkeypatch.setattr(reader_train, "TWO_BELOW_GRID", (0.3, 0.5, 0.7, 0.9, 1.01))
+    picked = reader_train.choose_thresholds(proba, y)
+    figures = {(b, t): reader_train.simulate_gate(proba, y, reader.GateThresholds(b, t))
+               for b in reader_train.GATE_GRID for t in reader_train.TWO_BELOW_GRID}
+    allowed = {k: f for k, f in figures.items() if f["false_rejection"] <= 0.05}
+    assert allowed and figures[(picked.below, picked.two_below)]["false_rejection"] <= 0.05
+    assert figures[(picked.below, picked.two_below)]["detection_below2"] == max(f["detection_below2"] for f in allowed.values())
 
 
 def test_domains_stay_in_one_fold():

@@ -653,8 +653,9 @@ STEP_FLOOR = 50  # the target step's strength (0–100) a draft needs to count a
 def ladder_step(ctx: CheckContext) -> Iterable[Finding]:
     """Does the draft do the work of its target step? Read by ``classify`` (the learned reader's
     probabilities, the signals' evidence). The ladder is cumulative, so only falling short can
-    fail a draft: an error only when the reader is confident the draft reads below its target
-    (``reader.gate``; threshold picked on cross-validated figures, see bench/ladder_accuracy.py);
+    fail a draft: an error only when the reader is confident the draft reads below its target, or
+    fairly sure it reads two or more below (``reader.gate``; thresholds picked on cross-validated
+    figures, see bench/ladder_accuracy.py);
     a warning when it reads two or more steps above; a suggestion when it likely reads below."""
     if ctx.step is None or ctx.kind == "not_for_you" or not ctx.body:
         return
@@ -665,9 +666,9 @@ def ladder_step(ctx: CheckContext) -> Iterable[Finding]:
     if ctx.segment is not None and ctx.segment.needs and target in (2, 3):
         need = f"; address the segment's need: {ctx.segment.needs[0]}"
     if reading.probabilities:
-        level = reader.gate(reading.probabilities, target)
-        below = sum(p for s, p in reading.probabilities.items() if s < target)
-        sure = f" ({below:.0%} sure it reads below step {target})"
+        thresholds = reader.GateThresholds.shipped()
+        level = reader.gate(reading.probabilities, target, thresholds)
+        sure = f" ({reader.sureness(reading.probabilities, target, thresholds)})"
     else:  # the rules alone: the target step's strength against a floor, as before
         level = ("error" if reading.strength(target) < STEP_FLOOR else
                  "warning" if primary > target + 1 else "suggestion" if primary < target else None)

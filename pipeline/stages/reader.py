@@ -306,27 +306,52 @@ def model() -> Model | None:
 
 # --- the gate: when the check calls a draft's ladder step an error ----------------------------
 
-GATE_ERROR_BELOW = 0.75  # default; the shipped model carries the threshold picked on out-of-fold figures
+@dataclass(frozen=True)
+class GateThresholds:
+    """When the ``ladder.step`` finding is an error: the reader's probability that the draft
+    reads below its target is at least ``below``, or that it reads two or more steps below at
+    least ``two_below`` (a bigger miss needs less certainty). The shipped model carries the pair
+    picked on out-of-fold probabilities (``bench/train_reader.py``)."""
+
+    below: float = 0.75
+    two_below: float = 1.01  # above any probability: off
+
+    @classmethod
+    def shipped(cls) -> GateThresholds:
+        m = model()
+        g = m.data.get("gate", {}) if m else {}
+        return cls(g.get("error_below", cls.below), g.get("error_two_below", cls.two_below))
 
 
-def gate(probabilities: dict[int, float], target: int, threshold: float | None = None) -> str | None:
+def below(probabilities: dict[int, float], target: int, by: int = 1) -> float:
+    """The probability that the text reads ``by`` or more steps below ``target``."""
+    return sum(p for s, p in probabilities.items() if s <= target - by)
+
+
+def gate(probabilities: dict[int, float], target: int, thresholds: GateThresholds | None = None) -> str | None:
     """The level of the ``ladder.step`` finding for a draft with these step probabilities.
 
     The ladder is cumulative (a piece that differentiates also says what the offer is and does),
-    so only falling short is a failure: ``error`` when the reader is confident (probability of
-    the steps below the target ≥ threshold) the draft reads below its target; ``warning`` when it
-    most likely reads two or more steps above (it skips steps the reader has not climbed);
-    ``suggestion`` when it most likely reads below but not confidently so; otherwise None.
+    so only falling short is a failure: ``error`` when the reader is confident the draft reads
+    below its target (``GateThresholds``); ``warning`` when it most likely reads two or more steps
+    above (it skips steps the reader has not climbed); ``suggestion`` when it most likely reads
+    below but not confidently so; otherwise None.
     """
-    if threshold is None:
-        m = model()
-        threshold = m.data.get("gate", {}).get("error_below", GATE_ERROR_BELOW) if m else GATE_ERROR_BELOW
-    below = sum(p for s, p in probabilities.items() if s < target)
+    t = thresholds or GateThresholds.shipped()
     primary = max(probabilities, key=lambda s: (probabilities[s], s))
-    if below >= threshold:
+    if below(probabilities, target) >= t.below or (target >= 3 and below(probabilities, target, 2) >= t.two_below):
         return "error"
     if primary >= target + 2:
         return "warning"
     if primary < target:
         return "suggestion"
     return None
+
+
+def sureness(probabilities: dict[int, float], target: int, thresholds: GateThresholds) -> str:
+    """How sure the reader is that a draft falls short, for the finding's message: of reading two
+    or more steps below where that rule made it an error, else of reading below the target."""
+    short, far = below(probabilities, target), below(probabilities, target, 2)
+    if short < thresholds.below and target >= 3 and far >= thresholds.two_below:
+        return f"{far:.0%} sure it reads at step {target - 2} or below"
+    return f"{short:.0%} sure it reads below step {target}"
