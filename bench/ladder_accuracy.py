@@ -103,6 +103,9 @@ def main() -> None:
         print(f"  detection (error, gold ≥ 2 steps below target):  {gate['detection_below2']:.3f}   (wanted ≥ 0.80)")
         print(f"  detection, gold ≥ 2 away either side (error):    {gate['detection_far']:.3f}   (above the target is a warning by design)")
         print(f"  flagged (error or warning), gold ≥ 2 above:      {gate['flagged_above2']:.3f}")
+        print("  by target step (false rejections / detection):   " + "  ".join(
+            f"{t}: {v['false_rejection']:.3f}/{'-' if v['detection_below2'] is None else format(v['detection_below2'], '.3f')}"
+            for t, v in gate["by_target"].items()))
         print(f"  thresholds picked per fold on the other folds:    false rejections {nested['false_rejection']:.3f}, "
               f"detection {nested['detection_below2']:.3f}")
         result |= {"calibration": {k: cal[k] for k in ("brier", "ece")}, "gate": gate, "gate_nested": nested}

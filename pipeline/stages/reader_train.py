@@ -431,6 +431,7 @@ def simulate_gate(proba: np.ndarray, y: np.ndarray, thresholds: GateThresholds) 
     from pipeline.stages.reader import gate
 
     counts = {"same": [0, 0], "below2": [0, 0], "above2": [0, 0], "below1": [0, 0], "above1": [0, 0]}
+    by_target = {t: {"same": [0, 0], "below2": [0, 0]} for t in range(1, 6)}
     flagged_above = [0, 0]
     for p, g in zip(proba, y):
         probs = {s: float(p[s - 1]) for s in range(1, 6)}
@@ -440,6 +441,9 @@ def simulate_gate(proba: np.ndarray, y: np.ndarray, thresholds: GateThresholds) 
                                          "below1" if g < t else "above1")
             counts[key][0] += level == "error"
             counts[key][1] += 1
+            if key in by_target[t]:
+                by_target[t][key][0] += level == "error"
+                by_target[t][key][1] += 1
             if key == "above2":
                 flagged_above[0] += level in ("error", "warning")
                 flagged_above[1] += 1
@@ -451,6 +455,9 @@ def simulate_gate(proba: np.ndarray, y: np.ndarray, thresholds: GateThresholds) 
             "detection_far": round(far[0] / far[1], 3) if far[1] else None,  # ≥ 2 away, either side
             "flagged_above2": round(flagged_above[0] / flagged_above[1], 3) if flagged_above[1] else None,
             "error_rate_below1": rate["below1"], "error_rate_above1": rate["above1"],
+            "by_target": {t: {"false_rejection": round(c["same"][0] / c["same"][1], 3) if c["same"][1] else None,
+                              "detection_below2": round(c["below2"][0] / c["below2"][1], 3) if c["below2"][1] else None}
+                          for t, c in by_target.items()},
             "pairs": {k: b for k, (a, b) in counts.items()}}
 
 
