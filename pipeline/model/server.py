@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -63,17 +64,16 @@ GGML_X86 = (("sse4_2", "GGML_SSE42"), ("avx", "GGML_AVX"), ("avx2", "GGML_AVX2")
 
 
 def cpu_flags(cpuinfo: str | None = None) -> set[str] | None:
-    """This CPU's instruction-set flags from /proc/cpuinfo (Linux on x86), or None where unknown."""
+    """The instruction-set flags every processor of this machine has, from /proc/cpuinfo (Linux on
+    x86), or None where unknown."""
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
         except OSError:
             return None
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return set(value.split())
-    return None
+    found = [set(value.split()) for key, _, value in (line.partition(":") for line in cpuinfo.splitlines())
+             if key.strip() == "flags"]
+    return set.intersection(*found) if found and any(found) else None
 
 
 def rebuild_hint(flags: set[str] | None) -> str:
@@ -84,8 +84,10 @@ def rebuild_hint(flags: set[str] | None) -> str:
     why = ("pip builds it with -march=native by default" if len(cmake) == 1
            else "this CPU lacks " + ", ".join(flag.upper() for flag, _ in GGML_X86 if flag not in flags)
            + ", which the portable build uses")
-    unknown = ("" if flags else
-               "(on a CPU without AVX2, add -DGGML_AVX2=OFF -DGGML_BMI2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF to CMAKE_ARGS)\n")
+    x86 = platform.machine().lower() in {"x86_64", "amd64", "i386", "i686", "x86"}
+    unknown = ("" if flags or not x86 else
+               "(on a CPU without AVX2, add -DGGML_AVX2=OFF -DGGML_BMI2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF to "
+               "CMAKE_ARGS; without AVX, also -DGGML_AVX=OFF -DGGML_SSE42=OFF)\n")
     return (f"llama-cpp-python may have been built for another CPU ({why}): rebuild it for this one with\n"
             f"  CMAKE_ARGS=\"{' '.join(cmake)}\" pip install --force-reinstall --no-cache-dir --no-deps llama-cpp-python\n"
             f"{unknown}or point ladder at an OpenAI-compatible endpoint with --base-url")

@@ -323,6 +323,11 @@ class GateThresholds:
         return cls(g.get("error_below", cls.below), g.get("error_two_below", cls.two_below))
 
 
+# Probabilities are rounded sums: a threshold counts as reached within this much below it, in
+# the gate and in the search that picks the thresholds alike.
+EPS = 1e-9
+
+
 def below(probabilities: dict[int, float], target: int, by: int = 1) -> float:
     """The probability that the text reads ``by`` or more steps below ``target``."""
     return sum(p for s, p in probabilities.items() if s <= target - by)
@@ -333,13 +338,15 @@ def gate(probabilities: dict[int, float], target: int, thresholds: GateThreshold
 
     The ladder is cumulative (a piece that differentiates also says what the offer is and does),
     so only falling short is a failure: ``error`` when the reader is confident the draft reads
-    below its target (``GateThresholds``); ``warning`` when it most likely reads two or more steps
+    below its target, or most likely reads below it and fairly surely two or more steps below
+    (``GateThresholds``); ``warning`` when it most likely reads two or more steps
     above (it skips steps the reader has not climbed); ``suggestion`` when it most likely reads
     below but not confidently so; otherwise None.
     """
     t = thresholds or GateThresholds.shipped()
     primary = max(probabilities, key=lambda s: (probabilities[s], s))
-    if below(probabilities, target) >= t.below or (target >= 3 and below(probabilities, target, 2) >= t.two_below):
+    if below(probabilities, target) >= t.below - EPS or (
+            primary < target and target >= 3 and below(probabilities, target, 2) >= t.two_below - EPS):
         return "error"
     if primary >= target + 2:
         return "warning"
@@ -352,6 +359,6 @@ def sureness(probabilities: dict[int, float], target: int, thresholds: GateThres
     """How sure the reader is that a draft falls short, for the finding's message: of reading two
     or more steps below where that rule made it an error, else of reading below the target."""
     short, far = below(probabilities, target), below(probabilities, target, 2)
-    if short < thresholds.below and target >= 3 and far >= thresholds.two_below:
+    if short < thresholds.below - EPS:  # not the first rule: the second made it an error
         return f"{far:.0%} sure it reads at step {target - 2} or below"
     return f"{short:.0%} sure it reads below step {target}"
