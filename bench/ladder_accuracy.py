@@ -1,6 +1,6 @@
 """How well the ladder reader finds a text's step on real published copy, cross-validated.
 
-    python bench/ladder_accuracy.py [--data PATH] [--nested] [--judge-model M --base-url URL]
+    python bench/ladder_accuracy.py [--data PATH] [--nested] [--learning-curve] [--judge-model M --base-url URL]
 
 The real set (``../shared/data/ladder_real.jsonl``, or ``--data`` / ``LADDER_REAL_DATA``) is split
 into 5 folds grouped by the source's web domain (no site in both train and test), seeded. The
@@ -66,6 +66,8 @@ def main() -> None:
     ap.add_argument("--judge-model", help="also score the LLM judge with this model")
     ap.add_argument("--base-url", help="the judge's OpenAI-compatible endpoint")
     ap.add_argument("--skip-reader", action="store_true", help="only the baselines (and the judge)")
+    ap.add_argument("--learning-curve", action="store_true",
+                    help="also the reader's exact accuracy trained on a quarter, half and three quarters of each split")
     args = ap.parse_args()
     data = rt.real_data_path(args.data)
     if not data.exists():
@@ -109,10 +111,16 @@ def main() -> None:
         print(f"  thresholds picked per fold on the other folds:    false rejections {nested['false_rejection']:.3f}, "
               f"detection {nested['detection_below2']:.3f}")
         result |= {"calibration": {k: cal[k] for k in ("brier", "ece")}, "gate": gate, "gate_nested": nested}
+        if args.learning_curve:
+            print("\nlearning curve (each training split cut to a share of its web domains, 3 draws; same test folds):")
+            result["learning_curve"] = rt.learning_curve(cv)
+            for point in result["learning_curve"]:
+                print(f"  {point['share']:.0%} of the domains, ~{point['real_texts']} real texts: exact {point['exact']:.3f} "
+                      f"(en {point['en']:.3f}, fi {point['fi']:.3f})")
     summary = {name: {scope: {k: v[scope][k] for k in ("exact", "within_one", "macro_f1")} for scope in ("all", "en", "fi")}
                for name, v in result.items() if name in ("keyword", "rules", "reader", "judge")}
     print(json.dumps({"n": result["n"], "finnish_lemmas": result["finnish_lemmas"], **summary,
-                      **{k: result[k] for k in ("calibration", "gate", "gate_nested") if k in result}}))
+                      **{k: result[k] for k in ("calibration", "gate", "gate_nested", "learning_curve") if k in result}}))
 
 
 if __name__ == "__main__":

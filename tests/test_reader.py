@@ -257,3 +257,23 @@ def test_reading_leaves_the_applications_logging_alone():
             "root = logging.getLogger(); print(len(root.handlers), root.level)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["0", str(logging.WARNING)]
+
+
+def test_the_learning_curve_trains_on_shares_of_the_domains():
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(1, 6, 200)
+    dicts = [{"bias": 1.0, f"f:{int(s)}": 1.0 + rng.normal(0, 0.5), f"n:{int(rng.integers(0, 9))}": 1.0} for s in y]
+    groups = [f"site{i % 40}.fi" for i in range(200)]
+    cv = {"rows": [{"language": "fi" if i % 2 else "en"} for i in range(200)], "y": y, "dicts": dicts,
+          "targets": reader_train.targets(y), "groups": groups, "folds": reader_train.group_folds(groups),
+          "extra": ([], np.zeros(0, dtype=int)), "Cs": [1.0] * 5}
+    curve = reader_train.learning_curve(cv, shares=(0.25, 1.0), repeats=2)
+    assert [p["share"] for p in curve] == [0.25, 1.0]
+    assert curve[0]["real_texts"] == 40 and curve[1]["real_texts"] == 160  # 8 of 32 domains, then all, of 5 texts each
+    full = np.zeros(200, dtype=int)
+    for f in range(5):
+        tr, te = np.where(cv["folds"] != f)[0], np.where(cv["folds"] == f)[0]
+        full[te] = reader_train._train_split(dicts, cv["targets"], tr, cv["extra"], 1.0).logits([dicts[i] for i in te]).argmax(1) + 1
+    assert curve[1]["exact"] == round(float((full == y).mean()), 3) > 0.5

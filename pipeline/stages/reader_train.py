@@ -314,6 +314,35 @@ def cross_validate(rows: list[dict], cfg: FeatureConfig, use_own: bool = True, k
             "Cs": chosen, "extra": extra, "temperature": fit_temperature(oof, y)}
 
 
+def learning_curve(cv: dict, shares: Sequence[float] = (0.25, 0.5, 0.75, 1.0), repeats: int = 3,
+                   seed: int = SEED) -> list[dict]:
+    """Exact accuracy on the same test folds when each training split keeps only a share of its
+    web domains (drawn ``repeats`` times, seeded; the own sets always in full, each fold's C as
+    ``cv`` chose it): how the reader grows with real data."""
+    y, lang, groups = cv["y"], np.array([r["language"] for r in cv["rows"]]), np.array(cv["groups"])
+    out = []
+    for share in shares:
+        rates = []
+        for rep in range(repeats if share < 1 else 1):
+            rng = random.Random(seed * 1000 + rep)
+            pred = np.zeros(len(y), dtype=int)
+            sizes = []
+            for f, C in enumerate(cv["Cs"]):
+                tr, te = np.where(cv["folds"] != f)[0], np.where(cv["folds"] == f)[0]
+                names = sorted(set(groups[tr]))
+                rng.shuffle(names)
+                keep = set(names[:max(1, round(share * len(names)))])
+                sub = np.array([i for i in tr if groups[i] in keep])
+                sizes.append(len(sub))
+                pred[te] = _train_split(cv["dicts"], cv["targets"], sub, cv["extra"], C).logits([cv["dicts"][i] for i in te]).argmax(1) + 1
+            right = pred == y
+            rates.append((float(np.mean(sizes)), right.mean(), right[lang == "en"].mean(), right[lang == "fi"].mean()))
+        m = np.mean(rates, axis=0)
+        out.append({"share": share, "real_texts": round(float(m[0])), "exact": round(float(m[1]), 3),
+                    "en": round(float(m[2]), 3), "fi": round(float(m[3]), 3)})
+    return out
+
+
 def final_model(cv: dict, cfg: FeatureConfig, languages: Sequence[str], figures: dict) -> dict:
     """The shipped model: trained on every real text (and the own sets), C the folds' most chosen."""
     Cs = cv["Cs"]
