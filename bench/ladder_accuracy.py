@@ -1,6 +1,6 @@
 """How well the ladder reader finds a text's step on real published copy, cross-validated.
 
-    python bench/ladder_accuracy.py [--data PATH] [--nested] [--learning-curve] [--judge-model M --base-url URL]
+    python bench/ladder_accuracy.py [--data PATH ...] [--nested] [--learning-curve] [--judge-model M --base-url URL]
 
 The real set (``../shared/data/ladder_real.jsonl``, or ``--data`` / ``LADDER_REAL_DATA``) is split
 into 5 folds grouped by the source's web domain (no site in both train and test), seeded. The
@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from train_reader import CONFIG, load_or_exit  # noqa: E402
 
 from pipeline.lang import lemma  # noqa: E402
 from pipeline.stages import reader_train as rt  # noqa: E402
@@ -61,7 +63,8 @@ def judge_steps(rows: list[dict], model: str, base_url: str) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", help="the real labelled jsonl (default ../shared/data/ladder_real.jsonl or LADDER_REAL_DATA)")
+    ap.add_argument("--data", action="append", help="a labelled jsonl; repeat it to measure on several "
+                    "(default: LADDER_REAL_DATA, else ../shared/data/ladder_real.jsonl)")
     ap.add_argument("--nested", action="store_true", help="search each fold's C again by inner CV (slow)")
     ap.add_argument("--judge-model", help="also score the LLM judge with this model")
     ap.add_argument("--base-url", help="the judge's OpenAI-compatible endpoint")
@@ -69,12 +72,10 @@ def main() -> None:
     ap.add_argument("--learning-curve", action="store_true",
                     help="also the reader's exact accuracy trained on a quarter, half and three quarters of each split")
     args = ap.parse_args()
-    data = rt.real_data_path(args.data)
-    if not data.exists():
-        sys.exit(f"no real data at {data}: pass --data or set LADDER_REAL_DATA")
-    rows = rt.load(data)
+    rows = load_or_exit(args.data)
     y = np.array([r["step"] for r in rows])
-    print(f"{len(rows)} texts from {data.name}; Finnish lemmas: {lemma.backend('fi')}")
+    print(f"{len(rows)} texts from {', '.join(p.name for p in rt.real_data_paths(args.data))}; "
+          f"Finnish lemmas: {lemma.backend('fi')}")
     result: dict = {"n": len(rows), "finnish_lemmas": lemma.backend("fi")}
     print("\n== keyword baseline (rubric keyword lists)")
     result["keyword"] = rt.figures_for("keyword", rows, np.array([rt.keyword_step(r["text"], r["language"]) for r in rows]))
@@ -86,8 +87,6 @@ def main() -> None:
         print(f"\n== LLM judge ({args.judge_model})")
         result["judge"] = rt.figures_for("judge", rows, judge_steps(rows, args.judge_model, args.base_url))
     if not args.skip_reader:
-        from train_reader import CONFIG  # noqa: E402
-
         fold_cs = None if args.nested else json.loads(MODEL_FILE.read_text())["cross_validated"]["fold_Cs"]
         print(f"\n== learned reader, 5 folds grouped by domain ({'C by inner CV' if args.nested else f'C per fold {fold_cs}'})")
         cv = rt.cross_validate(rows, CONFIG, fold_cs=fold_cs)

@@ -1,6 +1,6 @@
 """Rebuild the learned ladder reader (``pipeline/stages/reader_model.json``) from the real labelled copy.
 
-    python bench/train_reader.py [--data PATH] [--out PATH] [--fold-cs-from-model]
+    python bench/train_reader.py [--data PATH ...] [--out PATH] [--fold-cs-from-model]
 
 Deterministic and seeded: 5 folds grouped by web domain, C chosen per fold by an inner grouped
 CV over a fixed grid (0.3, 1, 3) on the temperature-scaled log loss, the temperature fitted on
@@ -35,8 +35,7 @@ CONFIG = FeatureConfig(buckets=1 << 14, lemmas=True, bigrams=False, chars=None, 
                        shape=True, embed=3.0, fi_vectors=4.0)
 
 
-def build(data: Path, fold_cs: list[float] | None = None, log=print) -> tuple[dict, dict]:
-    rows = rt.load(data)
+def build(rows: list[dict], fold_cs: list[float] | None = None, log=print) -> tuple[dict, dict]:
     t0 = time.time()
     if fold_cs:
         cv = rt.cross_validate_fixed(rows, CONFIG, fold_cs, log=log)
@@ -58,17 +57,32 @@ def build(data: Path, fold_cs: list[float] | None = None, log=print) -> tuple[di
     return model, figures
 
 
+def load_or_exit(data: list[str] | None) -> list[dict]:
+    """The labelled texts of every file, or every problem with its file and line and exit 2."""
+    paths = rt.real_data_paths(data)
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"no labelled data at {', '.join(map(str, missing))}: pass --data or set LADDER_REAL_DATA", file=sys.stderr)
+        sys.exit(2)
+    try:
+        return rt.load_real(paths)
+    except rt.DataProblems as e:
+        print("\n".join(e.problems), file=sys.stderr)
+        print(f"{len(e.problems)} problem{'s' * (len(e.problems) != 1)} in the labelled data; nothing was learned",
+              file=sys.stderr)
+        sys.exit(2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", help="the real labelled jsonl (default: ../shared/data/ladder_real.jsonl or LADDER_REAL_DATA)")
+    ap.add_argument("--data", action="append", help="a labelled jsonl; repeat it to learn from several "
+                    "(default: LADDER_REAL_DATA, paths joined by the OS's path separator, else ../shared/data/ladder_real.jsonl)")
     ap.add_argument("--out", default=str(MODEL_FILE))
     ap.add_argument("--fold-cs-from-model", action="store_true")
     args = ap.parse_args()
-    data = rt.real_data_path(args.data)
-    if not data.exists():
-        sys.exit(f"no real data at {data}: pass --data or set LADDER_REAL_DATA")
+    rows = load_or_exit(args.data)
     fold_cs = json.loads(MODEL_FILE.read_text())["cross_validated"]["fold_Cs"] if args.fold_cs_from_model else None
-    model, figures = build(data, fold_cs)
+    model, figures = build(rows, fold_cs)
     out = Path(args.out)
     out.write_text(json.dumps(model, separators=(",", ":"), ensure_ascii=True) + "\n", encoding="utf-8")
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {len(model['weights'])} features, C={model['C']}, "

@@ -20,7 +20,7 @@ from pipeline.stages import reader, reader_train
 from pipeline.stages.classify import classify, classify_rules
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL = reader_train.real_data_path()
+REAL = reader_train.real_data_paths()[0]
 
 
 def test_the_shipped_model_loads_and_reads_offline():
@@ -277,3 +277,46 @@ def test_the_learning_curve_trains_on_shares_of_the_domains():
         tr, te = np.where(cv["folds"] != f)[0], np.where(cv["folds"] == f)[0]
         full[te] = reader_train._train_split(dicts, cv["targets"], tr, cv["extra"], 1.0).logits([dicts[i] for i in te]).argmax(1) + 1
     assert curve[1]["exact"] == round(float((full == y).mean()), 3) > 0.5
+
+
+def test_labelled_data_is_checked_and_every_problem_named(tmp_path):
+    good = {"id": "a1", "language": "en", "step": 2, "second": None, "source_url": "https://a.example/x",
+            "text": "Book a desk in ten seconds."}
+    one = tmp_path / "one.jsonl"
+    one.write_text(json.dumps(good) + "\n\n" + json.dumps({**good, "id": "a2", "lang": "fi", "language": None,
+                                                             "step": 3, "second": 2}) + "\n")
+    two = tmp_path / "two.jsonl"
+    two.write_text("\n".join([
+        json.dumps({**good, "id": "b1", "step": 6}),
+        "{not json",
+        json.dumps({**good, "id": "a1"}),  # the same id as in one.jsonl
+        json.dumps({**good, "id": "b4", "language": "sv", "second": 2, "text": " ", "source_url": None}),
+        json.dumps(["a", "list"]),
+    ]) + "\n")
+    assert [r["id"] for r in reader_train.load_real([one])] == ["a1", "a2"]  # "lang" is read as language
+    with pytest.raises(reader_train.DataProblems) as caught:
+        reader_train.load_real([one, two])
+    assert caught.value.problems == [
+        f"{two}:1: step: 6, not a step 1–5",
+        f"{two}:2: not JSON: Expecting property name enclosed in double quotes (column 2)",
+        f"{two}:3: id: 'a1' again (first at {one}:1)",
+        f"{two}:4: text: missing or empty",
+        f"{two}:4: language: 'sv', not 'en' or 'fi'",
+        f"{two}:4: second: 2, not null or another step 1–5",
+        f"{two}:4: source_url: missing (the folds are grouped by its web domain)",
+        f"{two}:5: a labelled text is a JSON object, not list",
+    ]
+
+
+def test_the_trainer_refuses_bad_labelled_data_with_exit_2_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": 1, "language": "en", "step": 0, "text": "x", "source_url": "https://a.fi"}) + "\n")
+    out = tmp_path / "model.json"
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "train_reader.py"), "--data", str(bad), "--data",
+                          str(tmp_path / "none.jsonl"), "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and f"no labelled data at {tmp_path / 'none.jsonl'}" in run.stderr
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "train_reader.py"), "--data", str(bad), "--out", str(out)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr
+    assert f"{bad}:1: step: 0, not a step 1–5" in run.stderr and "nothing was learned" in run.stderr
+    assert "Traceback" not in run.stderr and not out.exists()

@@ -46,9 +46,77 @@ NEIGHBOUR = 0.1
 FI_VECTORS_PACKAGE = "spacy_fi_experimental_web_md"
 
 
-def real_data_path(explicit: str | None = None) -> Path:
-    """``--data``, else ``LADDER_REAL_DATA``, else ``../shared/data/ladder_real.jsonl`` beside the clone."""
-    return Path(explicit or os.environ.get("LADDER_REAL_DATA") or REAL_DATA)
+def real_data_paths(explicit: Sequence[str] | None = None) -> list[Path]:
+    """Every ``--data`` given, else ``LADDER_REAL_DATA`` (paths joined by the OS's path separator),
+    else ``../shared/data/ladder_real.jsonl`` beside the clone: a team adds its own labelled
+    copy as further files beside the shared set."""
+    if explicit:
+        return [Path(p) for p in explicit]
+    env = [p for p in os.environ.get("LADDER_REAL_DATA", "").split(os.pathsep) if p]
+    return [Path(p) for p in env] if env else [REAL_DATA]
+
+
+class DataProblems(Exception):
+    """Labelled data that cannot be learned from: every problem, each as ``file:line: message``."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_real(paths: Sequence[Path]) -> list[dict]:
+    """The labelled texts of every file, checked: one JSON object a line with a unique ``id``, a
+    non-empty ``text``, ``language`` en or fi, ``step`` 1–5, ``second`` null or another step,
+    and a ``source_url`` (the folds are grouped by its web domain). Raises ``DataProblems``
+    naming every problem at once; nothing is learned from a set with one."""
+    rows, problems, seen = [], [], {}
+    for path in paths:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}")
+            continue
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{n}"
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as e:
+                problems.append(f"{where}: not JSON: {e.msg} (column {e.colno})")
+                continue
+            if not isinstance(r, dict):
+                problems.append(f"{where}: a labelled text is a JSON object, not {type(r).__name__}")
+                continue
+            if r.get("language") is None:
+                r["language"] = r.get("lang")
+            bad = []
+            if not isinstance(r.get("text"), str) or not r["text"].strip():
+                bad.append("text: missing or empty")
+            if r.get("language") not in ("en", "fi"):
+                bad.append(f"language: {r.get('language')!r}, not 'en' or 'fi'")
+            step = r.get("step")
+            if not isinstance(step, int) or isinstance(step, bool) or not 1 <= step <= 5:
+                bad.append(f"step: {step!r}, not a step 1–5")
+            second = r.get("second")
+            if second is not None and (not isinstance(second, int) or isinstance(second, bool)
+                                       or not 1 <= second <= 5 or second == step):
+                bad.append(f"second: {second!r}, not null or another step 1–5")
+            if not isinstance(r.get("source_url"), str) or not domain(r["source_url"]):
+                bad.append("source_url: missing (the folds are grouped by its web domain)")
+            key = r.get("id")
+            if not isinstance(key, str | int) or isinstance(key, bool):
+                bad.append(f"id: {key!r}, not a string or number")
+            elif key in seen:
+                bad.append(f"id: {key!r} again (first at {seen[key]})")
+            else:
+                seen[key] = where
+            problems.extend(f"{where}: {b}" for b in bad)
+            if not bad:
+                rows.append(r)
+    if problems:
+        raise DataProblems(problems)
+    return rows
 
 
 def load(path: Path) -> list[dict]:
