@@ -144,7 +144,10 @@ def test_a_killed_run_resumes_without_asking_again_for_finished_jobs(tmp_path):
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        finished = {(p.parent.name, p.stem) for p in ws.glob("outputs/*/g*/*.json")}
+        # finished: a passed or failed record (a job in error, say a request that timed out on a
+        # loaded machine, is tried again by design)
+        finished = {(p.parent.name, p.stem) for p in ws.glob("outputs/*/g*/*.json")
+                    if json.loads(p.read_text())["status"] in ("passed", "failed")}
         (run,) = run_dirs(ws)
         assert json.loads((run / "run_results.json").read_text())["status"] == "running"  # killed mid-run
         assert 6 <= len(list(ws.glob("outputs/*/g*/*.json"))) < 40
@@ -157,10 +160,11 @@ def test_a_killed_run_resumes_without_asking_again_for_finished_jobs(tmp_path):
     assert results["status"] == "complete" and len(results["results"]) == 40
     assert all(r["status"] in ("passed", "failed") for r in results["results"])
     # the resumed run asked nothing about a job that had finished before the kill
-    assert not {job_of(b) for b in server.requests[before:]} & finished
+    asked_again = {job_of(b) for b in server.requests[before:]} & finished
+    assert not asked_again, f"asked again for finished jobs: {sorted(asked_again)}"
     # only the requests in flight at the kill (at most the concurrency, 2) were asked again
     answered = [json.dumps(b["messages"], sort_keys=True) for b in server.answered]
-    assert len(answered) - len(set(answered)) <= 2
+    assert len(answered) - len(set(answered)) <= 2, f"{len(answered) - len(set(answered))} replies asked twice"
 
 
 def test_resume_refuses_changed_inputs(workspace, cli):
