@@ -359,6 +359,6 @@ def sureness(probabilities: dict[int, float], target: int, thresholds: GateThres
     """How sure the reader is that a draft falls short, for the finding's message: of reading two
     or more steps below where that rule made it an error, else of reading below the target."""
     short, far = below(probabilities, target), below(probabilities, target, 2)
-    if short < thresholds.below - EPS:  # not the first rule: the second made it an error
+    if short < thresholds.below - EPS and target >= 3:  # an error not by the first rule: by the second
         return f"{far:.0%} sure it reads at step {target - 2} or below"
     return f"{short:.0%} sure it reads below step {target}"
