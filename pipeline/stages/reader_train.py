@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from pipeline.stages.classify import rules_reading
-from pipeline.stages.reader import FeatureConfig, Floret, GateThresholds, Model, WordVectors, features
+from pipeline.stages.reader import EPS, FeatureConfig, Floret, GateThresholds, Model, WordVectors, features
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_DATA = REPO / ".." / "shared" / "data" / "ladder_real.jsonl"
@@ -570,8 +570,6 @@ def choose_thresholds(proba: np.ndarray, y: np.ndarray) -> GateThresholds:
     """The pair with the most detection (gold two or more steps below the target) whose false
     rejections (gold == target) stay ≤ 5 %; ties: fewer false rejections, then higher thresholds.
     Vectorised over the grid, deciding as ``reader.gate`` does (``simulate_gate`` gives the figures)."""
-    from pipeline.stages.reader import EPS
-
     cum = np.cumsum(proba, axis=1)  # cum[:, k-1] = P(step ≤ k)
     steps = np.arange(1, 6)
     short = np.where(steps >= 2, cum[:, np.clip(steps - 2, 0, 4)], 0.0)  # P(reads below the target)
