@@ -37,10 +37,7 @@ CONFIG = FeatureConfig(buckets=1 << 14, lemmas=True, bigrams=False, chars=None, 
 
 def build(rows: list[dict], fold_cs: list[float] | None = None, log=print) -> tuple[dict, dict]:
     t0 = time.time()
-    if fold_cs:
-        cv = rt.cross_validate_fixed(rows, CONFIG, fold_cs, log=log)
-    else:
-        cv = rt.cross_validate(rows, CONFIG, log=log)
+    cv = rt.cross_validate(rows, CONFIG, fold_cs=fold_cs or None, log=log)
     pred = cv["logits"].argmax(1) + 1
     y = cv["y"]
     lang = np.array([r["language"] for r in rows])

@@ -345,14 +345,10 @@ def choose_C(dicts: list[dict], y: np.ndarray, T: np.ndarray, groups: Sequence[s
     return best[1]
 
 
-def cross_validate_fixed(rows: list[dict], cfg: FeatureConfig, fold_cs: Sequence[float], log=print) -> dict:
-    """``cross_validate`` with each fold's C given (as an earlier inner search chose it)."""
-    return cross_validate(rows, cfg, fold_cs=fold_cs, log=log)
-
-
 def cross_validate(rows: list[dict], cfg: FeatureConfig, use_own: bool = True, k: int = FOLDS, seed: int = SEED,
                    grid: Sequence[float] = C_GRID, fold_cs: Sequence[float] | None = None, log=print) -> dict:
-    """Out-of-fold logits for every real text (nested choice of C), and the folds' Cs."""
+    """Out-of-fold logits for every real text (nested choice of C, or each fold's C given in
+    ``fold_cs`` as an earlier inner search chose it), and the folds' Cs."""
     dicts = featurize(rows, cfg)
     y = np.array([r["step"] for r in rows])
     T = targets(y, np.array([r.get("second") or 0 for r in rows]))
