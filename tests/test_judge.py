@@ -93,3 +93,16 @@ def test_in_a_run_every_version_is_judged_and_its_calls_counted(workspace, cli, 
         assert attempt["model_calls"] == 2 and [r["model"] for r in server.requests] == ["gpt-4o-mini", "judge-1"]
         manifest = json.loads((run / "manifest.json").read_text())
         assert manifest["model"]["judge_model"] == "judge-1"
+
+
+def test_check_asks_the_judge_as_a_run_does_not_of_a_piece_for_outsiders(workspace, cli, monkeypatch):
+    """``ladder check`` and ``ladder run`` share one check sequence: a segment outside the
+    target gets a "not for you" piece, whose step the judge is not asked to read."""
+    monkeypatch.chdir(workspace)
+    outsider = next(p.stem for p in (workspace / "segments").glob("*.yaml")
+                    if "role: outside_target" in p.read_text(encoding="utf-8"))
+    with server_for(judgement()) as server:
+        _, record = run_check(cli, server, "--segment", outsider, "-w", str(workspace))
+        assert server.requests == [] and "judge" not in record and record["step"] == 1
+        _, record = run_check(cli, server)  # the same text, no segment: a ladder piece, judged
+        assert len(server.requests) == 1 and record["decided_by"] == "rules and judge"

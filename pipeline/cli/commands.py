@@ -22,7 +22,6 @@ from pipeline import __version__
 from pipeline.errors import Busy, CannotWrite, InvalidWorkspace, ModelUnavailable, Problem, PublishUnavailable
 from pipeline.files import atomic_write, example_dir, workspace_lock, writing
 from pipeline.lang import lemma
-from pipeline.lang.text import detect_language
 from pipeline.model.chat import Chat
 from pipeline.model.config import resolve_config, shipped_prices
 from pipeline.model.limits import Limiter
@@ -42,9 +41,9 @@ from pipeline.runs.metrics import record as record_metrics
 from pipeline.runs.resume import resume_state
 from pipeline.runs.runner import execute, preflight, prepare
 from pipeline.runs.writer import RunWriter, manifest, new_run_id
-from pipeline.stages.check import CheckContext, evaluate
+from pipeline.stages.check import text_context
 from pipeline.stages.classify import STEP_KEYS
-from pipeline.stages.judge import combine, judge
+from pipeline.stages.judge import checked
 from pipeline.stages.plan import plan as make_plan
 from pipeline.store import Store
 from pipeline.workspace.load import default_ladder, load_workspace
@@ -575,33 +574,9 @@ def _recheck_run(ref: str, workspace: Path, as_json: bool) -> None:
 
 def _check_one(name, body, step, seg, ws, language, as_json, judge_chat, ladder, root, chan=None) -> bool:
     """Check one text and print its lines; True when it fails its target step."""
-
-    lang = language
-    if lang == "auto":
-        lang = seg.language if seg else (detect_language(body)[0] or "en")
-    parts = {"text": body}
-    if chan is not None:  # a JSON object of the channel's parts, or the whole text as its one part
-        try:
-            loaded = json.loads(body)
-        except ValueError:
-            loaded = None
-        if isinstance(loaded, dict) and all(isinstance(v, str) for v in loaded.values()):
-            parts = loaded
-            body = "\n\n".join(parts.get(p.name, "") for p in chan.parts if parts.get(p.name))
-        else:  # plain text is the channel's main part; the other parts are not asked for
-            main = max(chan.parts, key=lambda p: (p.max_words or 0, p.max_chars or 0))
-            parts = {main.name: body}
-            chan = chan.model_copy(update={"parts": [main]})
-    kind = "not_for_you" if seg is not None and seg.role == "outside_target" else "ladder"
-    if kind == "not_for_you" and step:
-        step = 1
-    ctx = CheckContext(language=lang, step=step, parts=parts, kind=kind, segment=seg, channel=chan,
-                       core=ws.core if ws and (seg or chan) else None, others=ws.segments if ws and seg else [],
-                       policy=dict(ws.config.checks) if ws else {})
-    result = evaluate(ctx) if step else None
-    verdict = judge(judge_chat, root, body, lang, ladder, step) if judge_chat else None
-    if result is not None and verdict is not None:
-        result = combine(result, verdict, step)
+    ctx = text_context(body, step, language, seg, chan, ws)
+    result, verdict = checked(ctx, judge_chat, root, ladder)
+    step, lang, body = ctx.step, ctx.language, ctx.body
     reading = ctx.reading
     if as_json:
         record = {"file": name, "language": lang, "primary_step": reading.primary_step,

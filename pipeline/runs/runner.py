@@ -17,9 +17,9 @@ from pipeline.model.chat import Chat, job_scope
 from pipeline.model.config import ModelConfig
 from pipeline.runs.reuse import reusable, reuse_key, template_files
 from pipeline.runs.writer import RunWriter, job_inputs_hashes
-from pipeline.stages.check import context, evaluate
+from pipeline.stages.check import context
 from pipeline.stages.draft import draft
-from pipeline.stages.judge import combine, judge
+from pipeline.stages.judge import checked as checked_by
 from pipeline.stages.render import render, suffix
 from pipeline.stages.revise import fix, revise
 from pipeline.workspace.models import Attempt, Finding, Job, JobResult, Plan, Review, Usage, Workspace, best_attempt
@@ -46,11 +46,8 @@ def run_job(ws: Workspace, job: Job, chat: Chat, rounds: int, judge_chat: Chat |
     def checked(attempt: Attempt) -> Attempt:
         update: dict = {"n": len(attempts) + 1}
         if attempt.error is None:
-            ctx = context(ws, job, attempt.parts)
-            result = evaluate(ctx)
-            if judge_chat is not None and job.kind == "ladder":
-                verdict = judge(judge_chat, ws.root, ctx.body, job.language, ws.ladder, job.step)
-                result = combine(result, verdict, job.step)
+            result, verdict = checked_by(context(ws, job, attempt.parts), judge_chat, ws.root, ws.ladder)
+            if verdict is not None:
                 update |= {"usage": attempt.usage + verdict.usage, "model_calls": attempt.model_calls + verdict.model_calls}
             update["check"] = result
         attempt = attempt.model_copy(update=update)

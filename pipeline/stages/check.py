@@ -8,6 +8,7 @@ for, word lists and patterns per language, is declared in ``check_rules.yaml``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -748,6 +749,36 @@ def context(ws: Workspace, job: Job, parts: dict[str, str]) -> CheckContext:
     return CheckContext(language=job.language, step=job.step, parts=parts, kind=job.kind,
                         channel=ws.channel(job.channel), segment=ws.segment(job.segment), core=ws.core,
                         others=ws.segments, policy=dict(ws.config.checks))
+
+
+def text_context(body: str, step: int | None, language: str = "auto", segment: Segment | None = None,
+                 channel: Channel | None = None, ws: Workspace | None = None) -> CheckContext:
+    """A text given to ``ladder check``, as the rules see it. ``language`` "auto": the segment's,
+    else the text's own (English when it cannot tell). With a ``channel``, a text that is a JSON
+    object of strings gives the channel's parts; plain text is the channel's main part (its
+    largest), and the other parts are not asked for. A segment outside the target makes it a
+    "not for you" piece, whose target step is 1. ``ws`` gives the core statement, the other
+    segments and the workspace's rule levels."""
+    if language == "auto":
+        language = segment.language if segment else (text.detect_language(body)[0] or "en")
+    parts = {"text": body}
+    if channel is not None:
+        try:
+            loaded = json.loads(body)
+        except ValueError:
+            loaded = None
+        if isinstance(loaded, dict) and all(isinstance(v, str) for v in loaded.values()):
+            parts = loaded
+        else:
+            main = max(channel.parts, key=lambda p: (p.max_words or 0, p.max_chars or 0))
+            parts = {main.name: body}
+            channel = channel.model_copy(update={"parts": [main]})
+    kind = "not_for_you" if segment is not None and segment.role == "outside_target" else "ladder"
+    if kind == "not_for_you" and step:
+        step = 1
+    return CheckContext(language=language, step=step, parts=parts, kind=kind, segment=segment, channel=channel,
+                        core=ws.core if ws and (segment or channel) else None,
+                        others=ws.segments if ws and segment else [], policy=dict(ws.config.checks) if ws else {})
 
 
 def check(ws: Workspace, job: Job, parts: dict[str, str], rules: list[Rule] = RULES) -> CheckResult:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from pipeline.errors import RequestFailed
 from pipeline.lang import privacy
 from pipeline.model.chat import Chat, InvalidReply
-from pipeline.stages.check import STEP_FLOOR, STEP_HINTS, score
+from pipeline.stages.check import STEP_FLOOR, STEP_HINTS, CheckContext, evaluate, score
 from pipeline.stages.classify import STEP_KEYS
 from pipeline.workspace import templating
 from pipeline.workspace.models import CheckResult, Finding, JudgeResult, Ladder
@@ -89,6 +89,20 @@ def judge(chat: Chat, root: str | Path, draft: str, language: str, ladder: Ladde
     # the judge saw the draft with personal data scrubbed (Chat.complete): its quotes are of that text
     seen = privacy.scrub(draft)
     return verify(judgement, seen, chat.config.model).model_copy(update={"usage": usage, "model_calls": calls})
+
+
+def checked(ctx: CheckContext, judge_chat: Chat | None, root: str | Path, ladder: Ladder) -> tuple[
+        CheckResult | None, JudgeResult | None]:
+    """The one check sequence, for the run and for ``ladder check``: the rules' verdict on the
+    target step (None without one) and, with a judge, the judge's reading of a ladder piece,
+    combined with the rules'. A "not for you" piece is not judged: no ladder step is asked of it."""
+    result = evaluate(ctx) if ctx.step else None
+    verdict = None
+    if judge_chat is not None and ctx.kind == "ladder":
+        verdict = judge(judge_chat, root, ctx.body, ctx.language, ladder, ctx.step)
+        if result is not None:
+            result = combine(result, verdict, ctx.step)
+    return result, verdict
 
 
 def combine(rules: CheckResult, verdict: JudgeResult, step: int | None) -> CheckResult:
