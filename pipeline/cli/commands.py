@@ -23,8 +23,7 @@ from pipeline.errors import Busy, CannotWrite, InvalidWorkspace, ModelUnavailabl
 from pipeline.files import atomic_write, example_dir, workspace_lock, writing
 from pipeline.lang import lemma
 from pipeline.model.chat import Chat
-from pipeline.model.config import resolve_config, shipped_prices
-from pipeline.model.limits import Limiter
+from pipeline.model.config import resolve_config
 from pipeline.model.server import embedded_server
 from pipeline.review.decisions import for_next_run, for_run, import_sheet
 from pipeline.review.decisions import record as record_decision
@@ -33,21 +32,20 @@ from pipeline.review.publish import publish as push
 from pipeline.review.report import compare as rows_of
 from pipeline.review.report import compare_html
 from pipeline.review.report import report as build
+from pipeline.runs import session
 from pipeline.runs.artifacts import RunResults, load_run
-from pipeline.runs.batch import execute_batched
 from pipeline.runs.estimate import estimate
 from pipeline.runs.metrics import compute
-from pipeline.runs.metrics import record as record_metrics
 from pipeline.runs.resume import resume_state
-from pipeline.runs.runner import execute, preflight, prepare
-from pipeline.runs.writer import RunWriter, manifest, new_run_id
+from pipeline.runs.runner import preflight, prepare
+from pipeline.runs.writer import new_run_id
 from pipeline.stages.check import text_context
 from pipeline.stages.classify import STEP_KEYS
 from pipeline.stages.judge import checked
 from pipeline.stages.plan import plan as make_plan
 from pipeline.store import Store
 from pipeline.workspace.load import default_ladder, load_workspace
-from pipeline.workspace.models import JobResult, ModelSettings, Plan, Review, Workspace
+from pipeline.workspace.models import ModelSettings, Plan, Review, Workspace
 from pipeline.workspace.settings import effective_settings
 from pipeline.workspace.urls import scrub_url, url_problem
 
@@ -330,43 +328,17 @@ def _sigterm_interrupts():
 def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, arguments, cache, batch, batch_poll,
                 reviews, prepared):
     _note_lemma_backend(ws)
-
-    def go(base: str, health=None) -> tuple[RunResults, list[JobResult]]:
-
-        store = Store(runs_dir / "ladder.db")
-        limiter = Limiter(config.requests_per_minute, config.tokens_per_minute)
-        shared = {"store": store, "cache": cache or "use", "run_id": run_id, "limiter": limiter,
-                  "budget": config.budget()}
-        chat = Chat(config, base, **shared, health=health)
-        judge_chat = Chat(config.judge(), base, **shared, health=health) if config.judge_model else None
-        writer = RunWriter(out_dir, run_id, None if resume else manifest(ws, plan, run_id, config.public(), arguments),
-                           plan)
-        with _progress(len(plan.jobs) - len(done)) as on_job:
-            try:
-                if batch:
-                    results = execute_batched(ws, plan, chat, writer, store, on_job=on_job,
-                                              judge_chat=judge_chat, done=done, reviews=reviews, poll=batch_poll,
-                                              say=lambda m: say(f"\n{m}" if log_format() == "text" else m,
-                                                                event="batch"),
-                                              discount=shipped_prices().get("batch_discount", 1.0))
-                else:
-                    results = execute(ws, plan, chat, writer, on_job=on_job, judge_chat=judge_chat,
-                                      concurrency=config.concurrency, done=done, reviews=reviews, prepared=prepared)
-                return results, list(writer.results.values())
-            finally:
-                store.close()
-
     say(f"run {run_id}: {len(plan.jobs)} jobs", event="start", run_id=run_id, jobs=len(plan.jobs))
     if config.embedded:
         say(f"model: embedded {config.model} (llama-cpp-python on loopback)", event="model", model=config.model)
-        with embedded_server(config.gguf) as server:
-            results, jobs = go(server.base_url, server.died)
     else:
         say(f"model: {config.model} at {config.public()['endpoint']}", event="model", model=config.model,
             endpoint=config.public()["endpoint"])
-        results, jobs = go(config.base_url)
-
-    results = record_metrics(ws, out_dir, results, jobs)
+    with _progress(len(plan.jobs) - len(done)) as on_job:
+        results = session.run(ws, plan, config, out_dir, arguments=arguments, resume=bool(resume), done=done,
+                              reviews=reviews, prepared=prepared, cache=cache or "use", batch=batch,
+                              batch_poll=batch_poll, on_job=on_job,
+                              on_batch=lambda m: say(f"\n{m}" if log_format() == "text" else m, event="batch"))
     _print_summary(results, out_dir)
     s = results.summary
     sys.exit(EXIT_OK if s["passed"] == s["jobs"] else EXIT_FAILED)

@@ -1,0 +1,59 @@
+"""A whole ``ladder run``, wired once: the embedded model when no endpoint is set, the store, the
+limits and the budget, the chats, the writer; then the jobs, concurrently (runner.py) or through
+the Batch API (batch.py); then the run's metrics. The CLI says what happens and exits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pipeline.model.chat import Chat
+from pipeline.model.config import ModelConfig, shipped_prices
+from pipeline.model.limits import Limiter
+from pipeline.model.server import embedded_server
+from pipeline.runs.artifacts import RunResults
+from pipeline.runs.batch import execute_batched
+from pipeline.runs.metrics import record as record_metrics
+from pipeline.runs.runner import Prepared, execute
+from pipeline.runs.writer import RunWriter, manifest
+from pipeline.store import Store
+from pipeline.workspace.models import JobResult, Plan, Review, Workspace
+
+
+def run(ws: Workspace, plan: Plan, config: ModelConfig, out_dir: Path, *, arguments: dict[str, Any],
+        resume: bool = False, done: dict[str, JobResult] | None = None, reviews: dict[str, Review] | None = None,
+        prepared: Prepared | None = None, cache: str = "use", batch: bool = False, batch_poll: float = 30.0,
+        on_job: Callable[[JobResult], None] = lambda r: None,
+        on_batch: Callable[[str], None] = lambda m: None) -> RunResults:
+    """Run ``plan``'s jobs into ``out_dir`` (outputs/<run-id>; the store is outputs/ladder.db)
+    and return the final run_results.json, metrics included. A ``resume``d run keeps its
+    manifest and the ``done`` jobs; ``arguments`` (what the run was asked, credentials scrubbed)
+    go into a new run's manifest. ``on_job`` hears of each finished job, ``on_batch`` of each
+    batch's progress."""
+    run_id = out_dir.name
+
+    def go(base: str, health: Callable[[], str | None] | None = None) -> RunResults:
+        store = Store(out_dir.parent / "ladder.db")
+        try:
+            shared = {"store": store, "cache": cache, "run_id": run_id, "budget": config.budget(),
+                      "limiter": Limiter(config.requests_per_minute, config.tokens_per_minute)}
+            chat = Chat(config, base, **shared, health=health)
+            judge_chat = Chat(config.judge(), base, **shared, health=health) if config.judge_model else None
+            writer = RunWriter(out_dir, run_id, None if resume else manifest(ws, plan, run_id, config.public(),
+                                                                             arguments), plan)
+            if batch:
+                results = execute_batched(ws, plan, chat, writer, store, on_job=on_job, judge_chat=judge_chat,
+                                          done=done, reviews=reviews, poll=batch_poll, say=on_batch,
+                                          discount=shipped_prices().get("batch_discount", 1.0))
+            else:
+                results = execute(ws, plan, chat, writer, on_job=on_job, judge_chat=judge_chat,
+                                  concurrency=config.concurrency, done=done, reviews=reviews, prepared=prepared)
+        finally:
+            store.close()
+        return record_metrics(ws, out_dir, results, list(writer.results.values()))
+
+    if config.embedded:
+        with embedded_server(config.gguf) as server:
+            return go(server.base_url, server.died)
+    return go(config.base_url)
