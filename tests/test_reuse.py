@@ -7,21 +7,21 @@ import pytest
 
 from conftest import run_dirs
 from openai_server import ScriptedOpenAI
-from pipeline.runs import runner
+from pipeline.stages import judge
 from test_run import good
 
 
 @pytest.fixture
 def counted(monkeypatch):
-    """How often the check ran."""
+    """How often the check ran (a spy: the real check still runs)."""
     calls = []
-    real = runner.evaluate
+    real = judge.evaluate
 
     def evaluate(ctx, *args, **kw):
         calls.append(ctx)
         return real(ctx, *args, **kw)
 
-    monkeypatch.setattr(runner, "evaluate", evaluate)
+    monkeypatch.setattr(judge, "evaluate", evaluate)  # the one check sequence (judge.checked)
     return calls
 
 
