@@ -50,3 +50,28 @@ def test_a_run_tells_the_user_about_the_fallback(no_voikko, workspace, cli):
                      "--channel", "sms", "--revise-rounds", "0")
     assert "note: Finnish terms are matched with a suffix fallback" in result.stderr
     assert "apt-get install libvoikko1 voikko-fi" in result.stderr
+
+
+@needs_voikko
+def test_turning_voikko_off_leaves_no_cache_answering_with_its_forms(monkeypatch):
+    """reset() clears every cache made from base forms, in this module and in the modules that
+    build on it, so no answer outlives the backend that gave it."""
+    from pipeline.discover import vocab
+
+    word = "halvin"  # Voikko: halpa; the suffix fallback cannot know it
+    toks = text.tokens(word)
+    with_voikko = (lemma.lemmas(word, "fi"), lemma._analyses(word), text.lemma_set(toks, "fi"),
+                   vocab.lemma_of(word, "fi"))
+    assert "halpa" in with_voikko[0] and with_voikko[1]
+    monkeypatch.setenv("LADDER_VOIKKO", "0")
+    lemma.reset()
+    try:
+        without = (lemma.lemmas(word, "fi"), lemma._analyses(word), text.lemma_set(toks, "fi"),
+                   vocab.lemma_of(word, "fi"))
+        assert lemma.backend("fi") == "suffix-fallback"
+        assert "halpa" not in without[0] and without[1] == () and "halpa" not in without[2]
+        assert without[3] != with_voikko[3]
+    finally:
+        monkeypatch.delenv("LADDER_VOIKKO")
+        lemma.reset()
+    assert lemma.lemmas(word, "fi") == with_voikko[0]

@@ -92,6 +92,26 @@ def test_sheet_errors_name_the_row_line_and_column(tmp_path):
     ]
 
 
+def test_a_step_reworded_twice_is_named_with_both_lines(tmp_path):
+    ws_dir = make_workspace(tmp_path, files={"ladder.yaml": (
+        "campaign: testcamp\nladder:\n  - step: 3\n    job: {en: One.}\n  - step: 3\n    job: {en: Two.}\n")})
+    ws, problems = load_workspace(ws_dir)
+    assert ws is None
+    assert [(p.file, p.line, p.path) for p in problems] == [("ladder.yaml", 5, "ladder[1].step")]
+    assert "first at line 3" in problems[0].message
+
+
+def test_the_shipped_ladder_is_five_steps_in_order():
+    from pydantic import ValidationError
+
+    from pipeline.workspace.load import default_ladder
+    from pipeline.workspace.models import Ladder
+
+    steps = default_ladder().model_dump()["steps"]
+    with pytest.raises(ValidationError, match="in this order"):
+        Ladder.model_validate({"steps": [steps[0], steps[2], steps[2], steps[3], steps[4]]})
+
+
 def test_a_workspace_may_reword_a_ladder_step(tmp_path):
     ws_dir = make_workspace(tmp_path, files={"ladder.yaml": (
         "campaign: testcamp\nladder:\n  - step: 3\n    job: {en: Tie it to the spring price rise.}\n")})

@@ -36,7 +36,6 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +62,7 @@ class VocabError(Exception):
 _CLASS_ORDER = {"nimisana": 0, "nimisana_laatusana": 1, "laatusana": 2, "teonsana": 3}
 
 
-@lru_cache(maxsize=300_000)
+@lemma.cached(300_000)
 def lemma_of(word: str, language: str) -> str:
     """One base form per word (lower case), the same at build time and at run time: Voikko's
     analysis for Finnish (nouns before adjectives before verbs, as marketing terms are mostly
@@ -82,7 +81,7 @@ def lemma_of(word: str, language: str) -> str:
     return w
 
 
-@lru_cache(maxsize=4)
+@lemma.cached(4)
 def stopwords(language: str) -> frozenset[str]:
     """The language's function words and its 120 most frequent lemmas: never a term by themselves."""
     top = [w for w, _ in sorted(background(language).items(), key=lambda kv: -kv[1])[:120]]

@@ -13,7 +13,9 @@ import contextlib
 import os
 import re
 import threading
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any, TypeVar
 
 _voikko = None
 _voikko_error: str | None = None
@@ -54,14 +56,29 @@ def _init_voikko():
     return _voikko
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+_DEPENDENTS: list = []  # the caches of results made from base forms, here and in other modules
+
+
+def cached(maxsize: int) -> Callable[[F], F]:
+    """``lru_cache`` for a result made from base forms, which ``reset`` clears with this module's
+    own caches: a cache that outlived a change of backend would answer with the old one's forms."""
+    def wrap(fn: F) -> F:
+        kept = lru_cache(maxsize=maxsize)(fn)
+        _DEPENDENTS.append(kept)
+        return kept  # type: ignore[return-value]
+
+    return wrap
+
+
 def reset() -> None:
-    """Forget the Voikko handle (or why there is none) and every cached analysis: the next call
-    looks again, reading LADDER_VOIKKO afresh."""
+    """Forget the Voikko handle (or why there is none) and every cached analysis, and every
+    result made from one: the next call looks again, reading LADDER_VOIKKO afresh."""
     global _voikko, _voikko_error
     with _voikko_lock:
         _voikko, _voikko_error = None, None
-        _lemmas.cache_clear()
-        _features.cache_clear()
+        for kept in _DEPENDENTS:
+            kept.cache_clear()
 
 
 def backend(language: str) -> str:
@@ -82,7 +99,7 @@ def lemmas(word: str, language: str, heads: bool = False) -> frozenset[str]:
     return _lemmas(word.lower(), language, heads)
 
 
-@lru_cache(maxsize=200_000)
+@cached(200_000)
 def _lemmas(w: str, language: str, heads: bool) -> frozenset[str]:
     if language == "fi":
         v = _get_voikko()
@@ -121,7 +138,7 @@ def members(word: str, language: str) -> frozenset[str]:
     return _members(word.lower(), language)
 
 
-@lru_cache(maxsize=200_000)
+@cached(200_000)
 def _members(w: str, language: str) -> frozenset[str]:
     out = set(lemmas(w, language, heads=True))
     if "-" in w:
@@ -138,7 +155,7 @@ def _members(w: str, language: str) -> frozenset[str]:
     return frozenset(out)
 
 
-@lru_cache(maxsize=200_000)
+@cached(200_000)
 def _analyses(w: str) -> tuple[dict, ...]:
     v = _get_voikko()
     return tuple(_analyze(v, w)) if v is not None else ()
@@ -303,7 +320,7 @@ def features(word: str, language: str) -> frozenset[str]:
     return _features(word.lower())
 
 
-@lru_cache(maxsize=200_000)
+@cached(200_000)
 def _features(w: str) -> frozenset[str]:
     v = _get_voikko()
     if v is None:

@@ -208,7 +208,7 @@ def english_names() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     return frozenset(first), frozenset(last), frozenset(common)
 
 
-@lru_cache(maxsize=50_000)
+@lemma.cached(50_000)
 def _fi_name_kind(word: str) -> str | None:
     """"name" when every analysis of a capitalised Finnish word is a person's name, "maybe"
     when some is, else None."""
@@ -326,7 +326,7 @@ def _common(word: str) -> bool:
     return word.lower() in english_names()[2]
 
 
-@lru_cache(maxsize=50_000)
+@lemma.cached(50_000)
 def _unknown_word(word: str, language: str, rare: float = 2e-6) -> bool:
     """A word that is no common word of the language (so, after a first name, a family name)."""
     if language == "fi":
@@ -404,7 +404,7 @@ def _line_scores(line: str) -> tuple[float, float, int]:
     return language_scores(line)
 
 
-@lru_cache(maxsize=4096)  # holds lines of unscrubbed prompts in this process's memory only
+@lemma.cached(4096)  # holds lines of unscrubbed prompts in this process's memory only
 def _line_hits(before: str, line: str, after: tuple[str, ...], language: str | None, mode: str | None,
                keep_words: frozenset[str], names: bool) -> tuple[Hit, ...]:
     return _hits(before, line, after, language, mode, keep_words, names)
@@ -507,7 +507,7 @@ def scrub_messages(messages: list[dict[str, str]], keep: Iterable[str] = ()) -> 
     return out if changed else messages
 
 
-@lru_cache(maxsize=256)  # holds unscrubbed prompts in this process's memory only, 256 at most
+@lemma.cached(256)  # holds unscrubbed prompts in this process's memory only, 256 at most
 def _scrub_message(content: str, keep: tuple[str, ...]) -> str:
     """``scrub`` for a message: a run sends the same system prompt, and a re-ask the same
     messages again, with every call, so each text is scrubbed once."""

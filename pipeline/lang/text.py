@@ -108,7 +108,7 @@ def find_term_in(toks: Sequence[Token], term: str, language: str) -> list[tuple[
             if all(later(lowers[i + j], j) for j in range(1, n))]
 
 
-@lru_cache(maxsize=4096)
+@lemma.cached(4096)
 def lemma_set(toks: Sequence[Token], language: str) -> frozenset[str]:
     """Every base form of every token: a quick test before matching a term word by word."""
     return frozenset(b for t in toks for b in lemma.lemmas(t.text, language, heads=True) | {t.lower})

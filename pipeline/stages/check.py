@@ -286,7 +286,7 @@ def claims_in(value: str, language: str) -> list[Claim]:
     return list(_claims_in(value, language))
 
 
-@lru_cache(maxsize=20_000)
+@lemma.cached(20_000)
 def _claims_in(value: str, language: str) -> tuple[Claim, ...]:
     out = []
     lex = lexicon().get(language, {})
@@ -313,7 +313,7 @@ def _claims_in(value: str, language: str) -> tuple[Claim, ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=256)
+@lemma.cached(256)
 def _backing(units: tuple[str, ...], terms: tuple[str, ...], language: str) -> tuple[
         tuple[frozenset[str], ...], tuple[frozenset[str], ...], tuple]:
     """What claims may rest on: for promises, what each promise of the core is about; for
@@ -366,12 +366,12 @@ def _figure_backed(value: str, f: numbers.Figure, known, language: str) -> bool:
     return False
 
 
-@lru_cache(maxsize=256)
+@lemma.cached(256)
 def _support_lemmas(support: str, language: str) -> frozenset[str]:
     return frozenset(b for t in text.tokens(support) for b in lemma.lemmas(t.text, language, heads=True))
 
 
-@lru_cache(maxsize=256)
+@lemma.cached(256)
 def _offer_lemmas(company: str, offer: str, language: str) -> frozenset[str]:
     return frozenset(f for t in text.tokens(f"{company} {offer}") for f in lemma.lemmas(t.text, language)) - set(
         text.STOP_WORDS.get(language, ()))
@@ -602,7 +602,7 @@ def value_types(body: str, language: str) -> dict[str, list[str]]:
     return {k: found[k] for k in ("economic", "productive", "symbolic", "emotional") if k in found}
 
 
-@lru_cache(maxsize=100_000)
+@lemma.cached(100_000)
 def _value_kinds(word: str, language: str) -> tuple[str, ...]:
     cues = lexicon().get("value", {}).get(language, {})
     tok = text.Token(word, 0, len(word))

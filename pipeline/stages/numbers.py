@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from pipeline.lang import lemma, text
 
@@ -83,7 +82,7 @@ def word_values(word: str, language: str) -> frozenset[float]:
     return _word_values(word.lower(), language)
 
 
-@lru_cache(maxsize=100_000)
+@lemma.cached(100_000)
 def _word_values(w: str, language: str) -> frozenset[float]:
     if language == "en":
         return _en(w)

@@ -157,6 +157,13 @@ def load_workspace(root: str | Path) -> tuple[Workspace | None, list[Problem]]:
     ladder = default_ladder()
     if config:
         ladder = _apply_overrides(ladder, config)
+        first: dict[int, int | None] = {}
+        for i, o in enumerate(config.ladder):
+            line = ld.where(config, "ladder", i, "step")[1]
+            if o.step in first:
+                ld.problem(CONFIG_FILE, line, f"ladder[{i}].step", f"step {o.step} is reworded twice (first at line "
+                           f"{first[o.step]}): give each step's name and job once")
+            first.setdefault(o.step, line)
     crosscheck.cross_check(ld, core, segments, channels)
     if config and core and channels:
         crosscheck.check_templates(ld, segments, channels)

@@ -192,6 +192,14 @@ class LadderStep(Strict):
 class Ladder(Strict):
     steps: list[LadderStep] = Field(min_length=5, max_length=5)
 
+    @model_validator(mode="after")
+    def _in_order(self) -> Ladder:
+        """The five steps, in order, each with its own key: ``ladder[n]`` is step n."""
+        found = [(s.step, s.key) for s in self.steps]
+        if found != list(STEPS.items()):
+            raise ValueError(f"the steps must be {list(STEPS.items())} in this order, not {found}")
+        return self
+
     def __getitem__(self, step: int) -> LadderStep:
         return self.steps[step - 1]
 
