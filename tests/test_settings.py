@@ -6,6 +6,7 @@ Regenerate docs/settings.md with: LADDER_UPDATE_README=1 python -m pytest tests/
 """
 
 import re
+from pathlib import Path
 
 import click
 
@@ -36,3 +37,15 @@ def test_every_variable_a_help_names_is_declared():
         for p in command.params:
             for var in re.findall(r"\[env: ([A-Z_]+)\]", getattr(p, "help", None) or ""):
                 assert var in known, f"`ladder {command.name}` {p.opts}: {var} is not declared in ModelSettings"
+
+
+def test_every_variable_the_code_reads_is_declared():
+    """The tests' fixture clears what the declaration names: a variable read but not declared
+    would leak a developer's environment into the tests."""
+    known = {*settings.ENV.values(), *settings.OTHER_ENV}
+    root = Path(settings.__file__).resolve().parents[2]
+    named = {(path.relative_to(root).as_posix(), var) for folder in ("pipeline", "bench")
+             for path in (root / folder).rglob("*.py")
+             for var in re.findall(r"[\"'](LADDER_[A-Z_]+)[\"']", path.read_text(encoding="utf-8"))}
+    assert {var for _, var in named} >= {"LADDER_VOIKKO", "LADDER_REAL_DATA"}  # the scan finds them
+    assert not [(f, v) for f, v in named if v not in known]

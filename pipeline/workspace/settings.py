@@ -26,8 +26,10 @@ def _declared(key: str) -> dict[str, str]:
 # both read from ModelSettings, where each setting is declared
 ENV = _declared("env")
 FLAGS = {name: flag if isinstance(flag, str) else "--" + name.replace("_", "-") for name, flag in _declared("flag").items()}
-# what else ladder reads from the environment (credentials, logging, the lemmatiser)
-OTHER_ENV = ("LADDER_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "LADDER_LOG_FORMAT", "LADDER_VOIKKO")
+# what else ladder reads from the environment (credentials, logging, the lemmatiser, the reader's
+# labelled copy when it is trained)
+OTHER_ENV = ("LADDER_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "LADDER_LOG_FORMAT", "LADDER_VOIKKO",
+             "LADDER_REAL_DATA")
 # settings whose value a message may repeat (a URL may carry credentials, so not those)
 NUMBERS = {"temperature", "seed", "timeout", "max_retries", "backoff", "reasks", "concurrency", "requests_per_minute",
            "tokens_per_minute", "max_tokens_total", "max_cost", "batch_poll"}
