@@ -175,6 +175,18 @@ class Store:
     """One connection shared by the run's threads, serialised by a lock; WAL so a reader
     (``ladder logs``) never blocks a run."""
 
+    NAME = "ladder.db"  # beside the run folders, in outputs/
+
+    @classmethod
+    def path_in(cls, runs_dir: Path) -> Path:
+        """Where the store of the run folders in ``runs_dir`` is."""
+        return runs_dir / cls.NAME
+
+    @classmethod
+    def at(cls, runs_dir: Path) -> Store:
+        """The store beside the run folders in ``runs_dir``, made (and migrated) if need be."""
+        return cls(cls.path_in(runs_dir))
+
     def __init__(self, path: Path):
         with writing(path):
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -189,7 +189,7 @@ def plan_cmd(workspace: Path, as_json: bool, estimate: bool, base_url, model, ju
 def _print_estimate(ws: Workspace, plan: Plan, flags: dict, runs_dir: Path, batch: bool, as_json: bool) -> None:
 
     config = resolve_config(ws.config.model, flags)
-    db = runs_dir / "ladder.db"
+    db = Store.path_in(runs_dir)
     if db.is_file():
         with Store(db) as store:
             est = estimate(ws, plan, config, store, batch=batch)
@@ -364,9 +364,9 @@ def _reviews(runs_dir: Path, plan: Plan) -> dict:
     """Reviewers' decisions on the jobs' latest drafts, for this run to act on."""
 
 
-    if not (runs_dir / "ladder.db").is_file():
+    if not Store.path_in(runs_dir).is_file():
         return {}
-    with Store(runs_dir / "ladder.db") as store:
+    with Store.at(runs_dir) as store:
         found = for_next_run(store, runs_dir, {j.id for j in plan.jobs})
     reviews = {job_id: Review(decision=d.decision, comment=d.comment, run_id=d.run_id, inputs_hash=draft.inputs_hash,
                               previous=draft.chosen) for job_id, (d, draft) in found.items() if draft.chosen}
@@ -598,7 +598,7 @@ def _position(body: str, span: str | None) -> tuple[int, int]:
 def logs(workspace: Path, run_id, job_id, model, limit, as_json, outputs) -> None:
     """List model calls from the call log (outputs/ladder.db): cached or not, tokens, time."""
 
-    path = (outputs or workspace / "outputs") / "ladder.db"
+    path = Store.path_in(outputs or workspace / "outputs")
     if not path.is_file():
         raise InvalidWorkspace([Problem(str(path), None, "", "no call log yet: run `ladder run` first")])
     with Store(path) as store:
@@ -652,7 +652,7 @@ def _reviewed(workspace: Path, runs_dir: Path | None, run_ref: str | None):
     runs_dir = runs_dir or workspace / "outputs"
     run = load_run(runs_dir, run_ref)
     ws, _ = load_workspace(workspace) if (workspace / "ladder.yaml").is_file() else (None, [])
-    with Store(runs_dir / "ladder.db") as store:
+    with Store.at(runs_dir) as store:
         decisions = for_run(store, run)
     return runs_dir, run, ws, decisions
 
@@ -743,7 +743,7 @@ def review_set(draft_id, decision, comment, run_ref, workspace: Path, runs_dir) 
 
     runs_dir = runs_dir or workspace / "outputs"
     run = load_run(runs_dir, run_ref)
-    with Store(runs_dir / "ladder.db") as store:
+    with Store.at(runs_dir) as store:
         d = record_decision(store, run, draft_id, decision, comment)
     click.echo(f"{d.draft_id}: {d.decision} (run {d.run_id}, content {(d.content_hash or '-')[:12]})")
 
@@ -757,7 +757,7 @@ def review_import(sheet: Path, workspace: Path, runs_dir) -> None:
 
 
     runs_dir = runs_dir or workspace / "outputs"
-    with Store(runs_dir / "ladder.db") as store:
+    with Store.at(runs_dir) as store:
         decisions = import_sheet(store, runs_dir, sheet)
     counts = Counter(d.decision for d in decisions)
     click.echo(f"{len(decisions)} decisions imported from {sheet}: "
@@ -785,7 +785,7 @@ def publish(run_ref, url, token_env, approved_only, workspace: Path, runs_dir) -
     retries = resolve_config(ws.config.model if ws else ModelSettings(), {})  # max_retries, backoff, timeout
 
     try:
-        with workspace_lock(runs_dir, "publish"), Store(runs_dir / "ladder.db") as store:
+        with workspace_lock(runs_dir, "publish"), Store.at(runs_dir) as store:
             outcome = push(run, decisions, url, store, token=token, approved_only=approved_only,
                            max_retries=retries.max_retries, backoff=retries.backoff, timeout=retries.timeout,
                            on_piece=lambda piece, what: say(f"  {piece}: {what}", event="piece", id=piece, outcome=what))

@@ -34,7 +34,7 @@ def run(ws: Workspace, plan: Plan, config: ModelConfig, out_dir: Path, *, argume
     run_id = out_dir.name
 
     def go(base: str, health: Callable[[], str | None] | None = None) -> RunResults:
-        store = Store(out_dir.parent / "ladder.db")
+        store = Store.at(out_dir.parent)
         try:
             shared = {"store": store, "cache": cache, "run_id": run_id, "budget": config.budget(),
                       "limiter": Limiter(config.requests_per_minute, config.tokens_per_minute)}
