@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sys
 from collections import Counter
@@ -20,12 +19,12 @@ import click
 
 from pipeline import __version__
 from pipeline.errors import Busy, CannotWrite, InvalidWorkspace, ModelUnavailable, Problem, PublishUnavailable
-from pipeline.files import atomic_write, example_dir, workspace_lock, writing
+from pipeline.files import atomic_write, workspace_lock, writing
 from pipeline.lang import lemma
 from pipeline.model.chat import Chat
 from pipeline.model.config import resolve_config
 from pipeline.model.server import embedded_server
-from pipeline.review.decisions import for_next_run, for_run, import_sheet
+from pipeline.review.decisions import for_run, import_sheet, next_run_reviews
 from pipeline.review.decisions import record as record_decision
 from pipeline.review.export import export
 from pipeline.review.publish import publish as push
@@ -42,10 +41,12 @@ from pipeline.runs.writer import new_run_id
 from pipeline.stages.check import text_context
 from pipeline.stages.classify import STEP_KEYS
 from pipeline.stages.judge import checked
+from pipeline.stages.plan import only
 from pipeline.stages.plan import plan as make_plan
 from pipeline.store import Store
 from pipeline.workspace.load import default_ladder, load_workspace
 from pipeline.workspace.models import ModelSettings, Plan, Review, Workspace
+from pipeline.workspace.scaffold import scaffold
 from pipeline.workspace.settings import effective_settings
 from pipeline.workspace.urls import scrub_url, url_problem
 
@@ -268,7 +269,7 @@ def run(workspace: Path, base_url, model, gguf, temperature, seed, revise_rounds
         channels, outputs) -> None:
     """Draft, check, revise and render every planned job into outputs/<run-id>/."""
     ws, plan, warnings = _load(workspace, templates=False)
-    plan = _filter(plan, segments, channels)
+    plan = only(plan, segments, channels)
     if revise_rounds is not None:
         ws = ws.model_copy(update={"config": ws.config.model_copy(update={"revise_rounds": revise_rounds})})
     flags = {"base_url": base_url, "model": model, "gguf": gguf, "temperature": temperature, "seed": seed,
@@ -360,16 +361,9 @@ def _progress(total: int):
         yield lambda r: bar.update(1, r)
 
 
-def _reviews(runs_dir: Path, plan: Plan) -> dict:
-    """Reviewers' decisions on the jobs' latest drafts, for this run to act on."""
-
-
-    if not Store.path_in(runs_dir).is_file():
-        return {}
-    with Store.at(runs_dir) as store:
-        found = for_next_run(store, runs_dir, {j.id for j in plan.jobs})
-    reviews = {job_id: Review(decision=d.decision, comment=d.comment, run_id=d.run_id, inputs_hash=draft.inputs_hash,
-                              previous=draft.chosen) for job_id, (d, draft) in found.items() if draft.chosen}
+def _reviews(runs_dir: Path, plan: Plan) -> dict[str, Review]:
+    """Reviewers' decisions for this run to act on, said in a line."""
+    reviews = next_run_reviews(runs_dir, plan)
     if reviews:
         counts = Counter(r.decision for r in reviews.values())
         say("reviews: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
@@ -387,17 +381,6 @@ def _note_lemma_backend(ws: Workspace) -> None:
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
-
-
-def _filter(plan: Plan, segments: tuple[str, ...], channels: tuple[str, ...]) -> Plan:
-    known_s = {j.segment for j in plan.jobs} | {s.segment for s in plan.skipped}
-    known_c = {j.channel for j in plan.jobs} | {s.channel for s in plan.skipped}
-    problems = [Problem("--segment", None, "", f"unknown segment '{s}'") for s in segments if s not in known_s]
-    problems += [Problem("--channel", None, "", f"unknown channel '{c}'") for c in channels if c not in known_c]
-    if problems:
-        raise InvalidWorkspace(problems)
-    jobs = [j for j in plan.jobs if (not segments or j.segment in segments) and (not channels or j.channel in channels)]
-    return plan.model_copy(update={"jobs": jobs})
 
 
 def _print_summary(results: RunResults, out_dir: Path) -> None:
@@ -619,21 +602,7 @@ def logs(workspace: Path, run_id, job_id, model, limit, as_json, outputs) -> Non
 @click.option("--force", is_flag=True, help="Write into a folder that already has a ladder.yaml.")
 def init(directory: Path, force: bool) -> None:
     """Scaffold a new campaign workspace from the shipped example."""
-    if (directory / "ladder.yaml").exists() and not force:
-        raise InvalidWorkspace([Problem(str(directory / "ladder.yaml"), None, "",
-                                        "already a workspace (use --force to overwrite)")])
-
-    src = example_dir()
-    with writing(directory):
-        directory.mkdir(parents=True, exist_ok=True)
-        for name in ("ladder.yaml", "channels.yaml"):
-            shutil.copy2(src / name, directory / name)
-        for folder in ("segments", "prompts", "templates"):
-            shutil.copytree(src / folder, directory / folder, dirs_exist_ok=True)
-        (directory / "outputs").mkdir(exist_ok=True)
-        gitignore = directory / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text("outputs/\n", encoding="utf-8")
+    scaffold(directory, force)
     click.echo(f"created {directory}: edit segments/core.yaml, segments/*.yaml and channels.yaml, then:")
     click.echo(f"  ladder validate -w {directory}\n  ladder run -w {directory}")
 

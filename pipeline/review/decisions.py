@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pipeline.errors import InvalidWorkspace, Problem
 from pipeline.runs.artifacts import Draft, Run, load_run, plain_id, run_ids
 from pipeline.store import Store
+from pipeline.workspace.models import Plan, Review
 
 DECISIONS = ("approve", "reject", "changes")
 ALIASES = {"approved": "approve", "ok": "approve", "rejected": "reject", "change": "changes",
@@ -99,6 +100,17 @@ def for_next_run(store: Store, runs_dir: Path, job_ids: set[str]) -> dict[str, t
                 if (d := latest_on.get((draft.id, draft.content_hash))) is not None:
                     out[draft.id] = (d, draft)
     return out
+
+
+def next_run_reviews(runs_dir: Path, plan: Plan) -> dict[str, Review]:
+    """Reviewers' decisions on the latest drafts of ``plan``'s jobs, as the next run acts on
+    them (runs/runner.py): with the reviewed draft and the inputs it was made from."""
+    if not Store.path_in(runs_dir).is_file():
+        return {}
+    with Store.at(runs_dir) as store:
+        found = for_next_run(store, runs_dir, {j.id for j in plan.jobs})
+    return {job_id: Review(decision=d.decision, comment=d.comment, run_id=d.run_id, inputs_hash=draft.inputs_hash,
+                           previous=draft.chosen) for job_id, (d, draft) in found.items() if draft.chosen}
 
 
 def import_sheet(store: Store, runs_dir: Path, path: Path) -> list[Decision]:

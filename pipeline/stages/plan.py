@@ -6,6 +6,7 @@ the target group gets only a short, honest brand message that the offer is not f
 
 from __future__ import annotations
 
+from pipeline.errors import InvalidWorkspace, Problem
 from pipeline.workspace.models import Job, Plan, Skipped, Workspace
 
 
@@ -41,3 +42,16 @@ def plan(ws: Workspace) -> Plan:
                 )
             )
     return Plan(jobs=jobs, skipped=skipped)
+
+
+def only(plan: Plan, segments: tuple[str, ...] = (), channels: tuple[str, ...] = ()) -> Plan:
+    """The plan's jobs for these segments and channels (none given: all of them); a name the
+    workspace does not have is an InvalidWorkspace naming every such name."""
+    known_s = {j.segment for j in plan.jobs} | {s.segment for s in plan.skipped}
+    known_c = {j.channel for j in plan.jobs} | {s.channel for s in plan.skipped}
+    problems = [Problem("--segment", None, "", f"unknown segment '{s}'") for s in segments if s not in known_s]
+    problems += [Problem("--channel", None, "", f"unknown channel '{c}'") for c in channels if c not in known_c]
+    if problems:
+        raise InvalidWorkspace(problems)
+    jobs = [j for j in plan.jobs if (not segments or j.segment in segments) and (not channels or j.channel in channels)]
+    return plan.model_copy(update={"jobs": jobs})
