@@ -4,7 +4,7 @@ passing and a failing draft, in English and Finnish, on the test workspace."""
 import pytest
 
 from conftest import make_workspace, needs_voikko
-from pipeline.stages.check import borrowed_voice, check, claims, core_concepts, roles, tone
+from pipeline.stages.check import CheckContext, borrowed_voice, check, claims, core_concepts, roles, tone
 from pipeline.stages.plan import plan
 from pipeline.workspace.load import load_workspace
 
@@ -212,3 +212,16 @@ def test_borrowed_voice(ws, segment, own, borrowed, word):
     assert run(ws, segment, "landing_hero", hero(own), borrowed_voice) == []
     (finding,) = run(ws, segment, "landing_hero", hero(borrowed), borrowed_voice)
     assert (finding.rule, finding.level, finding.span) == ("vocabulary.borrowed", "error", word)  # issue 12
+
+
+@pytest.mark.parametrize("company", ["Acme Oy", "Lämpövirta Oy"])
+def test_the_company_name_ties_no_claim_to_the_core_whatever_the_company(ws, company):
+    """Our name is in every claim of ours: an outcome that meets the core statement only in the
+    name is unsupported, for any company (the example's name was once a stop word of the rules)."""
+    name = company.split()[0]
+    core = ws.core.model_copy(update={"company": company,
+                                      "core": {**ws.core.core, "en": f"{name} cuts the heating bill of every housing company."}})
+    ctx = CheckContext(language="en", step=3, parts={"text": f"{name} improves your board meetings."}, core=core)
+    assert [(f.rule, f.span) for f in claims(ctx)] == [("claims.unsupported", "improves")]
+    backed = CheckContext(language="en", step=3, parts={"text": f"{name} cuts your heating bill."}, core=core)
+    assert list(claims(backed)) == []

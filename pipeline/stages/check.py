@@ -237,9 +237,9 @@ NUMBER = numbers.DIGITS
 CLAIM_STOP = {
     "en": frozenset("service services company housing building buildings customer customers year years month "
                     "months every all each any our your their its it this that will can also very much "
-                    "more most just only even still lämpövirta".split()),
+                    "more most just only even still".split()),
     "fi": frozenset("palvelu yhtiö vuosi kuukausi kaikki jokainen joka oma meidän teidän sinun olla tulla "
-                    "voida saada myös vain jo aina nyt heti lämpövirta".split()),
+                    "voida saada myös vain jo aina nyt heti".split()),
 }
 WINDOW = 6  # content words either side of a claim's marker that say what it is about
 
@@ -371,6 +371,12 @@ def _support_lemmas(support: str, language: str) -> frozenset[str]:
     return frozenset(b for t in text.tokens(support) for b in lemma.lemmas(t.text, language, heads=True))
 
 
+@lemma.cached(64)
+def _name_lemmas(name: str, language: str) -> frozenset[str]:
+    """A name's words in every form the claims read them in."""
+    return frozenset(f for t in text.tokens(name) for f in lemma.lemmas(t.text, language) | {t.lower})
+
+
 @lemma.cached(256)
 def _offer_lemmas(company: str, offer: str, language: str) -> frozenset[str]:
     return frozenset(f for t in text.tokens(f"{company} {offer}") for f in lemma.lemmas(t.text, language)) - set(
@@ -406,6 +412,7 @@ def claims(ctx: CheckContext) -> Iterable[Finding]:
     proof = "; ".join(f"{p.id}: {p.text(lang)}" for p in ctx.core.proof_points)
     use_proof = f"use only the facts of the proof points ({proof})" if proof else "remove it: the core has no proof points"
     support_lemmas = _support_lemmas(support, lang)
+    company = _name_lemmas(ctx.core.company, lang)
     for name, (value, _) in ctx.part_tokens.items():
         for f in numbers.figures(value, lang):
             if (not _figure_backed(value, f, known, lang) and not numbers.counts_the_piece(value, f, lang)
@@ -416,7 +423,8 @@ def claims(ctx: CheckContext) -> Iterable[Finding]:
         said = set()
         for c in claims_in(value, lang):
             backing = promises if c.kind == "promise" else outcomes
-            if not c.about or any(c.about & b for b in backing):
+            about = c.about - company  # our name is in every claim of ours: it ties none to its backing
+            if not about or any(about & b for b in backing):
                 continue
             if c.kind == "outcome" and not _ours(ctx, value[c.sentence[0]:c.sentence[1]]):
                 continue  # the market's news ("district heating prices rise"), not a claim of ours
@@ -430,7 +438,7 @@ def claims(ctx: CheckContext) -> Iterable[Finding]:
                               fix=f"remove the promise '{span}' or keep to what the core guarantees")
             else:
                 yield Finding(rule="claims.unsupported", level="error", part=name, span=span,
-                              message=f"the outcome '{span}' ({', '.join(sorted(c.about)[:3])}) traces to no "
+                              message=f"the outcome '{span}' ({', '.join(sorted(about)[:3])}) traces to no "
                                       "proof point, differentiator or core sentence",
                               fix=f"drop the outcome '{span}' or {use_proof}")
         for a, b in matches(value, lang, "superlative"):
