@@ -67,8 +67,7 @@ def execute_batched(
                     asked.setdefault(d.params["model"], {})[d.key] = d.params
                     waiting.append(job)
                     continue
-                writer.job_done(result, rendered(ws, result), suffix(ws, job))
-                on_job(result)
+                on_job(writer.job_done(result, rendered(ws, result), suffix(ws, job)))
             pending = waiting
             for model, requests in asked.items():
                 collect(chats[model], store, requests, answers, tries, poll, say)

@@ -184,8 +184,7 @@ def execute(
             if (done_job := future.result()) is None:
                 continue
             result, piece = done_job
-            writer.job_done(result, piece, suffix(ws, result.job))
-            on_job(result)
+            on_job(writer.job_done(result, piece, suffix(ws, result.job)))
     except BaseException as e:
         stopping.set()
         pool.shutdown(wait=False, cancel_futures=True)

@@ -143,20 +143,23 @@ class RunWriter:
         """A job a resumed run finished before."""
         self._set(result)
 
-    def job_done(self, result: JobResult, rendered: str | None, suffix: str) -> None:
-        """Write a finished job's files; only once they are written does run_results count it."""
+    def job_done(self, result: JobResult, rendered: str | None, suffix: str) -> JobResult:
+        """Write a finished job's files; only once they are written does run_results count it.
+        Returns the job's result as written: with its piece's path and hash."""
         job = result.job
-        base = self.dir / job.segment / job.channel
+        record = artifacts.job_record_path(self.dir, job)
         if rendered is not None:
-            result.output = f"{job.segment}/{job.channel}{suffix}"
-            result.content_hash = _sha(rendered)
-            with writing(base.with_suffix(suffix)):
-                atomic_write(base.with_suffix(suffix), rendered, sync=False)
-        with writing(base.with_suffix(".json")):
-            artifacts.write(base.with_suffix(".json"), self._job_record(result), sync=False)
+            piece = record.with_suffix(suffix)
+            result = result.model_copy(update={"output": piece.relative_to(self.dir).as_posix(),
+                                               "content_hash": _sha(rendered)})
+            with writing(piece):
+                atomic_write(piece, rendered, sync=False)
+        with writing(record):
+            artifacts.write(record, self._job_record(result), sync=False)
         self._set(result)
         if time.monotonic() >= self.next_write:
             self.write_results("running")
+        return result
 
     @staticmethod
     def _job_record(r: JobResult) -> JobRecord:

@@ -7,6 +7,7 @@ whose JSON schema goes to the endpoint where it supports one.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -18,16 +19,12 @@ from pipeline.workspace.models import Attempt, Channel, Finding, Job, Workspace
 
 def parts_model(channel: Channel) -> type[BaseModel]:
     """The structured output for a channel: one string field per part (built once per channel)."""
-    key = channel.model_dump_json()
-    if key not in _PARTS_MODELS:
-        _PARTS_MODELS[key] = _build_parts_model(channel)
-    return _PARTS_MODELS[key]
+    return _parts_model(channel.model_dump_json())
 
 
-_PARTS_MODELS: dict[str, type[BaseModel]] = {}
-
-
-def _build_parts_model(channel: Channel) -> type[BaseModel]:
+@lru_cache(maxsize=256)
+def _parts_model(channel_json: str) -> type[BaseModel]:
+    channel = Channel.model_validate_json(channel_json)
     fields: dict[str, Any] = {}
     for p in channel.parts:
         limit = f" At most {p.max_chars} characters." if p.max_chars else ""
