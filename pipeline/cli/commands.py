@@ -34,7 +34,6 @@ from pipeline.review.report import report as build
 from pipeline.runs import session
 from pipeline.runs.artifacts import RunResults, load_run
 from pipeline.runs.estimate import estimate
-from pipeline.runs.metrics import compute
 from pipeline.runs.resume import resume_state
 from pipeline.runs.runner import preflight, prepare
 from pipeline.runs.writer import new_run_id
@@ -636,9 +635,6 @@ def report(run_ref, workspace: Path, runs_dir, html_path) -> None:
     """Write a run's self-contained HTML report: per channel, the segments' variants side by side."""
 
     _, run, ws, decisions = _reviewed(workspace, runs_dir, run_ref)
-    if not run.metrics and ws is not None:
-
-        run.metrics = compute(ws, run.drafts, run.summary)
     dest = html_path or run.dir / "report.html"
     atomic_write(dest, build(run, ws, decisions))
     click.echo(f"report: {dest} ({len(run.drafts)} drafts, {len(decisions)} decisions)")

@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 from pipeline.lang import text
 from pipeline.review.decisions import Decision
 from pipeline.runs.artifacts import Draft, Run
+from pipeline.runs.metrics import compute
 from pipeline.stages.check import value_types
 from pipeline.workspace.models import Workspace
 
@@ -90,6 +91,10 @@ def cells(run: Run, ws: Workspace | None, decisions: dict[str, Decision]) -> dic
 
 
 def report(run: Run, ws: Workspace | None, decisions: dict[str, Decision]) -> str:
+    """The run's report as one HTML page. A run that stopped before its metrics were recorded
+    (interrupted, or from an older ladder) has them computed here when the workspace is given."""
+    if not run.metrics and ws is not None:
+        run = run.model_copy(update={"metrics": compute(ws, run.drafts, run.summary)})
     channels = {c.id: c.name for c in ws.channels} if ws else {}
     by_channel = cells(run, ws, decisions)
     values = {
