@@ -171,6 +171,11 @@ def cache_key(endpoint: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(endpoint, params).encode("utf-8")).hexdigest()
 
 
+# the call log's columns, in the order ``log`` writes them (the table's own id is SQLite's)
+_CALL_COLUMNS = ("at", "run_id", "job_id", "endpoint", "model", "params", "messages", "reply", "finish_reason",
+                 "prompt_tokens", "completion_tokens", "seconds", "attempts", "cached", "cache_key", "error")
+
+
 class Store:
     """One connection shared by the run's threads, serialised by a lock; WAL so a reader
     (``ladder logs``) never blocks a run."""
@@ -230,17 +235,21 @@ class Store:
             self.db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
                             (key, model, content, finish_reason, prompt_tokens, completion_tokens, time.time()))
 
-    def log(self, params: dict[str, Any], **call: Any) -> None:
+    def log(self, params: dict[str, Any], *, run_id: str | None, job_id: str | None, endpoint: str, model: str,
+            reply: str | None, finish_reason: str | None, prompt_tokens: int, completion_tokens: int, seconds: float,
+            attempts: int, cached: bool, cache_key: str | None, error: str | None = None) -> None:
         """One call: its request ``params`` (messages are stored apart) and what came of it."""
         rest = {k: v for k, v in params.items() if k not in ("model", "messages")}
-        row = {"at": time.time(), "params": json.dumps(rest, ensure_ascii=False),
-               "messages": json.dumps(params["messages"], ensure_ascii=False), **call}
-        cols = ", ".join(row)
+        row = (time.time(), run_id, job_id, endpoint, model, json.dumps(rest, ensure_ascii=False),
+               json.dumps(params["messages"], ensure_ascii=False), reply, finish_reason, prompt_tokens,
+               completion_tokens, seconds, attempts, int(cached), cache_key, error)
         with self.lock:
-            self.db.execute(f"INSERT INTO calls ({cols}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+            self.db.execute(f"INSERT INTO calls ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(row))})", row)
 
     def calls(self, run_id: str | None = None, job_id: str | None = None, model: str | None = None,
               limit: int = 50) -> list[dict[str, Any]]:
+        """The latest ``limit`` calls (oldest first), each a dict of the call log's columns with
+        its params and messages as JSON values."""
         where, args = [], []
         for column, value in (("run_id", run_id), ("job_id", job_id), ("model", model)):
             if value:
@@ -250,7 +259,10 @@ class Store:
         with self.lock:
             cur = self.db.execute(sql, (*args, limit))
             names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()][::-1]
+            rows = [dict(zip(names, row)) for row in cur.fetchall()][::-1]
+        for r in rows:
+            r["params"], r["messages"] = json.loads(r["params"]), json.loads(r["messages"])
+        return rows
 
     def batch_opened(self, batch_id: str, run_id: str, model: str, input_file_id: str, requests: int) -> None:
         with self.lock:
@@ -307,9 +319,9 @@ class Store:
 
     # --- what estimates learn from the call log (runs/estimate.py) ---------------------------
 
-    def calibration_calls(self, model: str, limit: int = 500) -> tuple[list[tuple[str, int, int]], int, int]:
-        """This model's latest calls that reached the endpoint (messages JSON, prompt and
-        completion tokens), and its count of calls and of distinct jobs, cached or not."""
+    def calibration_calls(self, model: str, limit: int = 500) -> tuple[list[tuple[list[dict], int, int]], int, int]:
+        """This model's latest calls that reached the endpoint (messages, prompt and completion
+        tokens), and its count of calls and of distinct jobs, cached or not."""
         with self.lock:
             rows = self.db.execute(
                 "SELECT messages, prompt_tokens, completion_tokens FROM calls WHERE model = ? AND cached = 0 "
@@ -317,7 +329,7 @@ class Store:
             calls, jobs = self.db.execute(
                 "SELECT count(*), count(DISTINCT coalesce(run_id, '') || '/' || job_id) FROM calls "
                 "WHERE model = ? AND job_id IS NOT NULL", (model,)).fetchone()
-        return rows, calls, jobs
+        return [(json.loads(m), p, c) for m, p, c in rows], calls, jobs
 
     def __enter__(self) -> Store:
         return self

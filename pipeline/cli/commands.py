@@ -587,7 +587,6 @@ def logs(workspace: Path, run_id, job_id, model, limit, as_json, outputs) -> Non
         calls = store.calls(run_id=run_id, job_id=job_id, model=model, limit=limit)
     if as_json:
         for c in calls:
-            c["params"], c["messages"] = json.loads(c["params"]), json.loads(c["messages"])
             click.echo(json.dumps(c, ensure_ascii=False))
         return
     rows = [(c["id"], c["run_id"] or "-", c["job_id"] or "-", c["model"], "cached" if c["cached"] else

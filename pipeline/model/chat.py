@@ -292,7 +292,7 @@ class Chat:
                        endpoint=self.endpoint, model=self.config.model, reply=reply.content,
                        finish_reason=reply.finish_reason, prompt_tokens=reply.usage.prompt_tokens,
                        completion_tokens=reply.usage.completion_tokens, seconds=round(reply.seconds, 4),
-                       attempts=reply.transport_attempts, cached=int(reply.cached), cache_key=key, error=error)
+                       attempts=reply.transport_attempts, cached=reply.cached, cache_key=key, error=error)
 
     def structured(
         self, messages: list[dict[str, str]], output: type[T], max_tokens: int

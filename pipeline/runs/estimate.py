@@ -10,7 +10,6 @@ workspace's call log (``ladder.db``); without a log, 4 characters a token, half 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pipeline.model.config import ModelConfig, request_params, shipped_prices
@@ -30,7 +29,7 @@ def calibration(store: Store | None, model: str) -> dict[str, Any] | None:
     rows, calls, jobs = store.calibration_calls(model)
     if not rows or not jobs:
         return None
-    chars = sum(len(m["content"]) for r in rows for m in json.loads(r[0]))
+    chars = sum(len(m["content"]) for r in rows for m in r[0])
     return {
         "calls": len(rows),
         "chars_per_token": chars / sum(r[1] for r in rows),
