@@ -55,6 +55,21 @@ def test_an_older_version_is_upgraded_step_by_step(ws, monkeypatch):
     assert manifest.renamed_in_2 == manifest.campaign and manifest.added_in_3 is True
 
 
+def test_a_required_key_an_upgrade_renames_is_looked_for_after_the_upgrade(ws, monkeypatch):
+    """An older file holds a required key under its old name: the upgrade names it, then it is required."""
+    path = run_of(ws) / "manifest.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["campaign_id"] = data.pop("campaign")  # as if version 1 called it campaign_id
+    path.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(artifacts, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(artifacts, "UPGRADES", {1: lambda d: {**{k: v for k, v in d.items() if k != "campaign_id"},
+                                                               "campaign": d["campaign_id"]}})
+    assert artifacts.read(path, Manifest).campaign == data["campaign_id"]
+    monkeypatch.setattr(artifacts, "UPGRADES", {1: lambda d: d})  # an upgrade that forgets it: refused, named
+    with pytest.raises(InvalidWorkspace, match="manifest.json: not a ladder run file: 'campaign' is missing"):
+        artifacts.read(path, Manifest)
+
+
 def test_a_version_with_no_upgrade_path_is_refused(ws, monkeypatch):
     monkeypatch.setattr(artifacts, "SCHEMA_VERSION", 2)
     with pytest.raises(InvalidWorkspace, match=r"manifest.json schema_version: schema version 1 cannot be upgraded"):

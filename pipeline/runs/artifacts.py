@@ -140,7 +140,8 @@ def read(path: Path, kind: type[A]) -> A:
     """A run file as ``kind``, upgraded to this ladder's schema version; anything that is not
     such a file (damaged, another shape, a version this ladder cannot read) is an
     InvalidWorkspace naming the file and what is wrong."""
-    data = upgrade(path, read_json(path, kind.REQUIRED))
+    data = upgrade(path, read_json(path))
+    _require(path, data, kind.REQUIRED)  # after the upgrade: an upgrade may rename what is required
     try:
         return kind.model_validate(data)
     except ValidationError as e:
@@ -301,9 +302,9 @@ def read_output(folder: Path, job_id: str, output: Any) -> str:
                                         f"{getattr(e, 'strerror', None) or e}")]) from None
 
 
-def read_json(path: Path, fields: dict[str, type] | None = None) -> dict[str, Any]:
-    """A run file's JSON object, with ``fields`` of these types; anything else (missing,
-    truncated, garbage, another shape) is an InvalidWorkspace naming the file and what is wrong."""
+def read_json(path: Path) -> dict[str, Any]:
+    """A run file's JSON object; anything else (missing, truncated, garbage, another shape) is
+    an InvalidWorkspace naming the file and what is wrong."""
     def bad(message: str) -> InvalidWorkspace:
         return InvalidWorkspace([Problem(str(path), None, "", message)])
 
@@ -321,11 +322,15 @@ def read_json(path: Path, fields: dict[str, type] | None = None) -> dict[str, An
         raise bad("not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise bad(f"not a ladder run file: a JSON {type(data).__name__}, not an object")
-    for name, kind in (fields or {}).items():
-        if not isinstance(data.get(name), kind):
-            raise bad(f"not a ladder run file: '{name}' is " + ("missing" if name not in data else
-                      f"a {type(data[name]).__name__}, not a {kind.__name__}"))
     return data
+
+
+def _require(path: Path, data: dict[str, Any], fields: dict[str, type]) -> None:
+    """Refuse a run file without ``fields`` of these types, naming the file and the field."""
+    for name, kind in fields.items():
+        if not isinstance(data.get(name), kind):
+            raise InvalidWorkspace([Problem(str(path), None, "", f"not a ladder run file: '{name}' is " + (
+                "missing" if name not in data else f"a {type(data[name]).__name__}, not a {kind.__name__}"))])
 
 
 def _why(e: Exception) -> str:
