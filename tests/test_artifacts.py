@@ -68,6 +68,9 @@ def test_a_required_key_an_upgrade_renames_is_looked_for_after_the_upgrade(ws, m
     monkeypatch.setattr(artifacts, "UPGRADES", {1: lambda d: d})  # an upgrade that forgets it: refused, named
     with pytest.raises(InvalidWorkspace, match="manifest.json: not a ladder run file: 'campaign' is missing"):
         artifacts.read(path, Manifest)
+    path.write_text(json.dumps({"schema_version": 7, "name": "another program's file"}), encoding="utf-8")
+    with pytest.raises(InvalidWorkspace, match="manifest.json: not a ladder run file: 'run_id' is missing"):
+        artifacts.read(path, Manifest)  # not "written by a newer ladder"
 
 
 def test_a_version_with_no_upgrade_path_is_refused(ws, monkeypatch):

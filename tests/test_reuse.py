@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import run_dirs
+from conftest import needs_voikko, run_dirs
 from openai_server import ScriptedOpenAI
 from pipeline.stages import judge
 from test_run import good
@@ -66,6 +66,25 @@ def test_other_model_settings_do_not_reuse(workspace, cli, counted):
         cli("run", "-w", str(workspace), "--base-url", server.base_url, "--model", "scripted")
         before = len(counted)
         cli("run", "-w", str(workspace), "--base-url", server.base_url, "--model", "scripted", "--temperature", "0")
+        assert len(counted) > before
+
+
+@needs_voikko
+def test_a_change_of_lemmatiser_does_not_reuse(workspace, cli, counted, monkeypatch):
+    """Checked with Voikko's base forms, then without Voikko: the checks run again."""
+    from pipeline.lang import lemma
+
+    with ScriptedOpenAI(good) as server:
+        args = ("run", "-w", str(workspace), "--base-url", server.base_url, "--model", "scripted")
+        cli(*args)
+        before = len(counted)
+        monkeypatch.setenv("LADDER_VOIKKO", "0")
+        lemma.reset()
+        try:
+            cli(*args)
+        finally:
+            monkeypatch.delenv("LADDER_VOIKKO")
+            lemma.reset()
         assert len(counted) > before
 
 

@@ -23,7 +23,6 @@ from pipeline.files import atomic_write, workspace_lock, writing
 from pipeline.lang import lemma
 from pipeline.model.chat import Chat
 from pipeline.model.config import resolve_config
-from pipeline.model.server import embedded_server
 from pipeline.review.decisions import for_run, import_sheet, next_run_reviews
 from pipeline.review.decisions import record as record_decision
 from pipeline.review.export import export
@@ -334,10 +333,10 @@ def _run_locked(ws, plan, config, runs_dir, run_id, out_dir, resume, done, argum
     else:
         say(f"model: {config.model} at {config.public()['endpoint']}", event="model", model=config.model,
             endpoint=config.public()["endpoint"])
-    with _progress(len(plan.jobs) - len(done)) as on_job:
-        results = session.run(ws, plan, config, out_dir, arguments=arguments, resume=bool(resume), done=done,
-                              reviews=reviews, prepared=prepared, cache=cache or "use", batch=batch,
-                              batch_poll=batch_poll, on_job=on_job,
+    with session.endpoint(config) as (base, health), _progress(len(plan.jobs) - len(done)) as on_job:
+        results = session.run(ws, plan, config, out_dir, base, arguments=arguments, health=health,
+                              resume=bool(resume), done=done, reviews=reviews, prepared=prepared,
+                              cache=cache or "use", batch=batch, batch_poll=batch_poll, on_job=on_job,
                               on_batch=lambda m: say(f"\n{m}" if log_format() == "text" else m, event="batch"))
     _print_summary(results, out_dir)
     s = results.summary
@@ -466,15 +465,9 @@ def check_cmd(files, step, segment, channel, language, as_json, judge_model, bas
     if problems:
         raise InvalidWorkspace(problems)
     config = resolve_config(ws.config.model if ws else ModelSettings(), {"base_url": base_url, "judge_model": judge_model})
-    if not config.judge_model:
-        endpoint = nullcontext(None)
-    elif config.embedded:
-        endpoint = embedded_server(config.gguf)
-    else:
-        endpoint = nullcontext(config.base_url)
-    with endpoint as server:
-        base = server.base_url if config.embedded and server else server
-        judge_chat = Chat(config.judge(), base, health=server.died if config.embedded and server else None) if base else None
+    judged = config.judge_model and (seg is None or seg.role != "outside_target")  # an outsider's piece has no step
+    with session.endpoint(config) if judged else nullcontext((None, None)) as (base, health):
+        judge_chat = Chat(config.judge(), base, health=health) if base else None
         failed = False
         for name, body in texts:
             failed |= _check_one(name, body, step, seg, ws, language, as_json, judge_chat,

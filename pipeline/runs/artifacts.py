@@ -140,8 +140,11 @@ def read(path: Path, kind: type[A]) -> A:
     """A run file as ``kind``, upgraded to this ladder's schema version; anything that is not
     such a file (damaged, another shape, a version this ladder cannot read) is an
     InvalidWorkspace naming the file and what is wrong."""
-    data = upgrade(path, read_json(path))
-    _require(path, data, kind.REQUIRED)  # after the upgrade: an upgrade may rename what is required
+    data = read_json(path)
+    if kind.REQUIRED and not set(kind.REQUIRED) & set(data):  # none of its keys: another program's JSON
+        _require(path, data, kind.REQUIRED)
+    data = upgrade(path, data)
+    _require(path, data, kind.REQUIRED)  # after the upgrade: an upgrade may rename one of them
     try:
         return kind.model_validate(data)
     except ValidationError as e:

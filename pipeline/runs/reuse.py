@@ -20,6 +20,7 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.files import example_dir
+from pipeline.lang import lemma
 from pipeline.runs.artifacts import JobRecord, job_record_path, read, run_ids
 from pipeline.workspace.models import Job, JobResult, Usage, Workspace
 
@@ -68,6 +69,7 @@ def reuse_key(ws: Workspace, inputs_hash: str, model: dict[str, Any], judge: dic
         "judge": {k: judge.get(k) for k in CONTENT_SETTINGS} if judge else None,
         "ladder": __version__,
         "rules": _rule_data(),
+        "lemmas": lemma.backend("fi"),  # Voikko installed or removed since: the checks read other base forms
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
