@@ -225,3 +225,17 @@ def test_the_company_name_ties_no_claim_to_the_core_whatever_the_company(ws, com
     assert [(f.rule, f.span) for f in claims(ctx)] == [("claims.unsupported", "improves")]
     backed = CheckContext(language="en", step=3, parts={"text": f"{name} cuts your heating bill."}, core=core)
     assert list(claims(backed)) == []
+
+
+@pytest.mark.parametrize("company", ["Acme Oy", "Lämpövirta Oy"])
+def test_asking_a_prospect_to_recommend_the_company_by_name_is_customer_only(ws, company):
+    """"Recommend <company>" is a referral ask whatever the company is called (the example's
+    name was once written into the rule's pattern)."""
+    seg = next(s for s in ws.segments if s.id == "cfo")
+    core = ws.core.model_copy(update={"company": company})
+    ask = f"Happy with the close? Recommend {company.split()[0]}."
+    ctx = CheckContext(language="en", step=3, parts={"text": ask}, segment=seg, core=core)
+    assert [(f.rule, f.span) for f in roles(ctx)] == [("role.customer_only", f"Recommend {company.split()[0]}")]
+    other = CheckContext(language="en", step=3, parts={"text": "Happy with the close? Recommend Initech."},
+                         segment=seg, core=core)
+    assert list(roles(other)) == []

@@ -152,6 +152,13 @@ def lexicon() -> dict[str, dict[str, dict]]:
     return data
 
 
+@lru_cache(maxsize=64)
+def _company_pattern(template: str, company: str) -> re.Pattern:
+    """A rule's pattern with ``{company}`` as the company's name or its first word ("Acme Oy", "Acme")."""
+    names = sorted({company.strip(), company.split()[0]}, key=len, reverse=True)
+    return re.compile(template.replace("{company}", "(" + "|".join(map(re.escape, names)) + ")"), re.I)
+
+
 def _entry_hits(t: text.Token, language: str, entry: dict) -> bool:
     if entry["lemmas"]:
         forms = lemma.members(t.text, language) if entry.get("parts") else lemma.lemmas(t.text, language, heads=True)
@@ -160,13 +167,17 @@ def _entry_hits(t: text.Token, language: str, entry: dict) -> bool:
     return "feature" in entry and entry["feature"] in lemma.features(t.text, language)
 
 
-def matches(value: str, language: str, name: str, entry: dict | None = None) -> list[tuple[int, int]]:
+def matches(value: str, language: str, name: str, entry: dict | None = None,
+            company: str | None = None) -> list[tuple[int, int]]:
     """Spans of a ``check_rules.yaml`` entry: its pattern, its base forms (with ``parts: true``,
-    also the parts of a compound: "kuukausihinta" has "hinta"), its Voikko feature."""
+    also the parts of a compound: "kuukausihinta" has "hinta"), its Voikko feature, and with a
+    ``company`` its pattern that names the company."""
     entry = entry if entry is not None else lexicon().get(language, {}).get(name)
     if entry is None:
         return []
     spans = [m.span() for m in entry["pattern"].finditer(value)] if "pattern" in entry else []
+    if company and "company" in entry:
+        spans += [m.span() for m in _company_pattern(entry["company"], company).finditer(value)]
     if entry["lemmas"] or "feature" in entry:
         for t in text.tokens(value):
             if _entry_hits(t, language, entry):
@@ -567,7 +578,9 @@ def roles(ctx: CheckContext) -> Iterable[Finding]:
     if ctx.channel is not None and ctx.channel.purpose == "customer_experience":
         yield Finding(rule="role.customer_only", level="error",
                       message=f"'{ctx.channel.id}' is a customer-experience channel; this segment is a prospect")
-    asks = [ctx.body[a:b] for kind in ("referral", "loyalty") for a, b in matches(ctx.body, ctx.language, kind)]
+    company = ctx.core.company if ctx.core else None
+    asks = [ctx.body[a:b] for kind in ("referral", "loyalty")
+            for a, b in matches(ctx.body, ctx.language, kind, company=company)]
     if asks:
         yield Finding(rule="role.customer_only", level="error", span=asks[0],
                       message=f"referral or loyalty talk ('{asks[0]}') aimed at a prospect, who is not a customer yet",
