@@ -167,8 +167,10 @@ def canonical(endpoint: str, params: dict[str, Any]) -> str:
                        "messages": params["messages"]}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def cache_key(endpoint: str, params: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical(endpoint, params).encode("utf-8")).hexdigest()
+def cache_key(endpoint: str, params: dict[str, Any], n: int = 0) -> str:
+    """The key of the ``n``-th identical request (from 0) within a run, as the module says."""
+    key = hashlib.sha256(canonical(endpoint, params).encode("utf-8")).hexdigest()
+    return key if n == 0 else hashlib.sha256(f"{key}#{n}".encode()).hexdigest()
 
 
 # the call log's columns, in the order ``log`` writes them (the table's own id is SQLite's)

@@ -60,13 +60,13 @@ def test_turning_voikko_off_leaves_no_cache_answering_with_its_forms(monkeypatch
 
     word = "halvin"  # Voikko: halpa; the suffix fallback cannot know it
     toks = text.tokens(word)
-    with_voikko = (lemma.lemmas(word, "fi"), lemma._analyses(word), text.lemma_set(toks, "fi"),
+    with_voikko = (lemma.lemmas(word, "fi"), lemma.analyses(word), text.lemma_set(toks, "fi"),
                    vocab.lemma_of(word, "fi"))
     assert "halpa" in with_voikko[0] and with_voikko[1]
     monkeypatch.setenv("LADDER_VOIKKO", "0")
     lemma.reset()
     try:
-        without = (lemma.lemmas(word, "fi"), lemma._analyses(word), text.lemma_set(toks, "fi"),
+        without = (lemma.lemmas(word, "fi"), lemma.analyses(word), text.lemma_set(toks, "fi"),
                    vocab.lemma_of(word, "fi"))
         assert lemma.backend("fi") == "suffix-fallback"
         assert "halpa" not in without[0] and without[1] == () and "halpa" not in without[2]

@@ -69,12 +69,12 @@ def lemma_of(word: str, language: str) -> str:
     nouns), the rule lemmatiser for English."""
     w = word.lower()
     if language == "fi":
-        analyses = lemma._analyses(w)
+        analyses = lemma.analyses(w)
         if analyses:
             best = min(analyses, key=lambda a: ((a.get("BASEFORM") or "").lower() != w,
                                                _CLASS_ORDER.get(a.get("CLASS", ""), 9), len(a.get("BASEFORM", ""))))
             return (best.get("BASEFORM") or w).lower()
-        return w if lemma._get_voikko() is not None else lemma._fi_stem(w)
+        return w if lemma.backend("fi") == "voikko" else lemma.fi_stem(w)
     if language == "en":
         forms = lemma.lemmas(w, "en")
         return min(forms, key=lambda s: (len(s), s)) if forms else w

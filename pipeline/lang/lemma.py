@@ -105,7 +105,7 @@ def _lemmas(w: str, language: str, heads: bool) -> frozenset[str]:
         v = _get_voikko()
         if v is not None:
             return _voikko_lemmas(v, w, heads)
-        return frozenset({w, _fi_stem(w)})
+        return frozenset({w, fi_stem(w)})
     if language == "en":
         return frozenset(_en_lemmas(w))
     return frozenset({w})
@@ -156,7 +156,8 @@ def _members(w: str, language: str) -> frozenset[str]:
 
 
 @cached(200_000)
-def _analyses(w: str) -> tuple[dict, ...]:
+def analyses(w: str) -> tuple[dict, ...]:
+    """Voikko's analyses of a lower-case word (BASEFORM, CLASS…); none without Voikko."""
     v = _get_voikko()
     return tuple(_analyze(v, w)) if v is not None else ()
 
@@ -188,8 +189,8 @@ def address_forms(words: list[str], clause_initial: list[bool]) -> list[str | No
                 tag = "2pl"
             out.append(tag)
             continue
-        analyses = _analyses(w)
-        neg = [a for a in analyses if a.get("CLASS") == "kieltosana"]
+        found = analyses(w)
+        neg = [a for a in found if a.get("CLASS") == "kieltosana"]
         if neg:
             person = (neg[0].get("PERSON"), neg[0].get("NUMBER"))
             tag = {("2", "singular"): "2sg", ("2", "plural"): "2pl"}.get(person)
@@ -198,9 +199,9 @@ def address_forms(words: list[str], clause_initial: list[bool]) -> list[str | No
             continue
         if negated:
             negated -= 1
-        verbs = [a for a in analyses if a.get("CLASS") == "teonsana"]
-        pron = [a for a in analyses if a.get("CLASS") == "asemosana"]
-        poss = {a.get("POSSESSIVE") for a in analyses}
+        verbs = [a for a in found if a.get("CLASS") == "teonsana"]
+        pron = [a for a in found if a.get("CLASS") == "asemosana"]
+        poss = {a.get("POSSESSIVE") for a in found}
         persons = {_PERSON.get((a.get("PERSON"), a.get("NUMBER"))) for a in verbs}
         if pron and any(a.get("BASEFORM") in ("sinä", "te") for a in pron):
             tag = "2sg" if any(a.get("BASEFORM") == "sinä" for a in pron) else "2pl"
@@ -208,15 +209,15 @@ def address_forms(words: list[str], clause_initial: list[bool]) -> list[str | No
             tag = "2sg" if p == "2s" else "2pl"
         elif verbs and persons == {"2sg"} and all(a.get("MOOD") == "indicative" for a in verbs):
             tag = "2sg"  # voit, säästät: a noun reading (voit, "butters") does not make it less address
-        elif verbs and persons <= {"2sg"} and None not in persons and len(verbs) == len(analyses):
+        elif verbs and persons <= {"2sg"} and None not in persons and len(verbs) == len(found):
             imperative_only = all(a.get("MOOD") == "imperative" for a in verbs)
             if not imperative_only:
                 tag = "2sg"  # säästät, voit
             elif not negated and (initial or all(a.get("NEGATIVE") != "both" for a in verbs)):
                 tag = "2sg"  # an imperative that opens its clause: Laske, Katso
-            elif not negated and len(analyses) == len(verbs) and initial is not False and initial:
+            elif not negated and len(found) == len(verbs) and initial is not False and initial:
                 tag = "2sg"
-        elif verbs and persons == {"2pl"} and len(verbs) == len(analyses):
+        elif verbs and persons == {"2pl"} and len(verbs) == len(found):
             tag = "2pl"  # säästätte, varatkaa
         elif initial and not negated and verbs and any(
                 a.get("MOOD") == "imperative" and a.get("PERSON") == "2" for a in verbs):
@@ -244,7 +245,7 @@ _FI_SUFFIXES = sorted(
 )
 
 
-def _fi_stem(w: str) -> str:
+def fi_stem(w: str) -> str:
     """Crude: peel clitics, possessives and case endings, then a final vowel. Marks a stem,
     not a lemma, and misses consonant gradation (asiakkaat vs asiakas)."""
     for _ in range(3):

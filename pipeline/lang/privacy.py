@@ -212,7 +212,7 @@ def english_names() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
 def _fi_name_kind(word: str) -> str | None:
     """"name" when every analysis of a capitalised Finnish word is a person's name, "maybe"
     when some is, else None."""
-    analyses = lemma._analyses(word)
+    analyses = lemma.analyses(word)
     classes = {a.get("CLASS") for a in analyses}
     if not classes & {"etunimi", "sukunimi"}:
         return None
@@ -319,7 +319,7 @@ def _names(text: str, language: str, keep: frozenset[str], taken: list[tuple[int
 
 
 def _fi_common(word: str) -> bool:
-    return any(a.get("CLASS") not in ("etunimi", "sukunimi") for a in lemma._analyses(word.lower()))
+    return any(a.get("CLASS") not in ("etunimi", "sukunimi") for a in lemma.analyses(word.lower()))
 
 
 def _common(word: str) -> bool:
@@ -330,7 +330,7 @@ def _common(word: str) -> bool:
 def _unknown_word(word: str, language: str, rare: float = 2e-6) -> bool:
     """A word that is no common word of the language (so, after a first name, a family name)."""
     if language == "fi":
-        classes = {a.get("CLASS") for a in lemma._analyses(word)}
+        classes = {a.get("CLASS") for a in lemma.analyses(word)}
         return not classes or bool(classes & {"etunimi", "sukunimi", "paikannimi"})
     from pipeline.lang.frequency import background
 

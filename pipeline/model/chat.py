@@ -17,7 +17,6 @@ importing it takes about 0.9 s, and a rerun whose jobs are all reused calls no m
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -277,13 +276,13 @@ class Chat:
     def _key(self, params: dict[str, Any]) -> str:
         """The cache key; the n-th identical request of a job gets its own (a revision that
         asks the same again gets a fresh sample, and a rerun replays the same sequence)."""
-        key = cache_key(self.endpoint, params)
+        first = cache_key(self.endpoint, params)
         asked = _asked.get()
         with self._asked_lock:
             asked = self._asked if asked is None else asked
-            n = asked.get(key, 0)
-            asked[key] = n + 1
-        return key if n == 0 else hashlib.sha256(f"{key}#{n}".encode()).hexdigest()
+            n = asked.get(first, 0)
+            asked[first] = n + 1
+        return cache_key(self.endpoint, params, n) if n else first
 
     def _log(self, params: dict[str, Any], reply: Reply, key: str | None, error: str | None = None) -> None:
         if self.store is None:

@@ -124,14 +124,13 @@ def _fi(w: str) -> frozenset[float]:
     m = _FI_MULT.match(w)
     if m:
         return _factor(_FI_MULT_PREFIX.get(m.group(1) or "tupla", 2))
-    v = lemma._get_voikko()
-    if v is None:
+    if lemma.backend("fi") != "voikko":
         for stem, n in _FI_STEMS:
             if w.startswith(stem) and len(w) <= len(stem) + 6:
                 return frozenset({float(n)})
         return frozenset()
     values: set[float] = set()
-    for a in lemma._analyze(v, w):
+    for a in lemma.analyses(w):
         base = (a.get("BASEFORM") or "").lower()
         if base in _FI_FRACTIONS:
             values |= _ratio(_FI_FRACTIONS[base])

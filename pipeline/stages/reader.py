@@ -40,9 +40,10 @@ from pathlib import Path
 import mmh3
 
 from pipeline.lang import en, fi, lemma, text
+from pipeline.workspace.models import STEPS as STEP_KEYS
 
 MODEL_FILE = Path(__file__).parent / "reader_model.json"
-STEPS = (1, 2, 3, 4, 5)
+STEPS = tuple(STEP_KEYS)  # 1..5, from the one declaration of the steps
 
 YOU = {"en": en.YOU, "fi": fi.YOU}
 WE = {"en": en.WE, "fi": fi.WE}
