@@ -6,7 +6,8 @@ first and its score after, as structured output. Every quote is looked up in the
 with a quote the draft does not contain, or a high score with no quote at all, is voided and the
 invented quotes are kept and logged. The judge then decides the ladder-step question when its
 verdict on the target step stands; the deterministic rules decide everything else, and the
-result says which decided (``CheckResult.decided_by``).
+result says which decided (``CheckResult.decided_by``). ``checked`` is the check's one sequence,
+rules then judge, for a run and for ``ladder check`` alike.
 """
 
 from __future__ import annotations
