@@ -178,3 +178,28 @@ def test_vocab_on_the_shipped_example_suggests_reviewable_terms_and_applies_them
     after = (ws / "segments" / "engineers.yaml").read_text(encoding="utf-8")
     assert after != before and new in after
     assert cli("validate", "-w", str(ws)).exit_code == 0
+
+
+@pytest.mark.parametrize("content, where", [
+    ("vocabulary: [unclosed\n", ":2"),
+    ("- a\n- b\n", ":1: expected a mapping with a 'vocabulary' key"),
+    ("vocabulary: 5\n", ":1 vocabulary"),
+    ("evidence: {}\nvocabulary:\n  use: 7\n  avoid:\n    - {term: x}\n  colour: red\n", None),
+])
+def test_apply_of_a_broken_suggestion_names_the_file_and_line_and_changes_nothing(tmp_path, cli, content, where):
+    """A reviewer edits the suggestion file by hand: whatever they break is a clear error (exit 2),
+    never a traceback, and the segment's file is left as it was."""
+    ws = make_workspace(tmp_path, base="example")
+    source = ws / "segments" / "suggested" / "engineers.yaml"
+    source.parent.mkdir(parents=True)
+    source.write_text(content, encoding="utf-8")
+    before = (ws / "segments" / "engineers.yaml").read_text(encoding="utf-8")
+    result = cli("vocab", "engineers", "-w", str(ws), "--apply")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    if where:
+        assert f"{source}{where}" in result.stderr
+    else:  # every problem at once, each with its line and key
+        assert f"{source}:3 vocabulary.use" in result.stderr and f"{source}:5 vocabulary.avoid[0].replacement" in result.stderr
+        assert f"{source}:6 vocabulary.colour" in result.stderr
+    assert (ws / "segments" / "engineers.yaml").read_text(encoding="utf-8") == before

@@ -786,21 +786,8 @@ def vocab_cmd(segment, files, column, field, top, html_path, as_json, apply_term
     if seg is None:
         raise InvalidWorkspace([Problem("segments/", None, "", f"no segment '{segment}' (segments: "
                                         f"{', '.join(s.id for s in ws.segments)})")])
-    seg_file = next((p for p in (workspace / "segments" / f"{segment}.yaml", workspace / "segments" / f"{segment}.yml")
-                     if p.exists()), None)
-    suggested = workspace / "segments" / "suggested" / f"{segment}.yaml"
     if apply_terms or apply_file:
-        source = apply_file or suggested
-        if not source.exists():
-            raise InvalidWorkspace([Problem(str(source), None, "", "no suggestion file: run `ladder vocab "
-                                            f"{segment}` first")])
-        if seg_file is None:
-            raise InvalidWorkspace([Problem(f"segments/{segment}.yaml", None, "",
-                                            "the segment is not a YAML file (a sheet row): merge by hand")])
-        import yaml
-
-        data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-        added = vocab.apply(seg_file, data.get("vocabulary", {}), [str(f) for f in files] or None)
+        seg_file, added = vocab.apply_suggestion(workspace, segment, apply_file, [str(f) for f in files] or None)
         click.echo(f"{seg_file}: added {len(added)}: {', '.join(added) or 'nothing new'}")
         return
     samples = workspace / "segments" / vocab.SAMPLES_DIR
@@ -814,11 +801,9 @@ def vocab_cmd(segment, files, column, field, top, html_path, as_json, apply_term
         raise InvalidWorkspace([Problem(str(e).split(":")[0], None, "", str(e))]) from None
     if analysis.docs == 0:
         raise InvalidWorkspace([Problem(", ".join(map(str, paths)), None, "", "no documents")])
-    from pipeline.files import atomic_write, writing
+    from pipeline.files import atomic_write
 
-    with writing(suggested.parent):
-        suggested.parent.mkdir(parents=True, exist_ok=True)
-        vocab.write_suggestion(suggested, vocab.suggestion(analysis, seg))
+    suggested = vocab.save_suggestion(workspace, seg, analysis)
     if html_path:
         atomic_write(html_path, vocab.report_html(analysis, seg, ws.core))
     if as_json:

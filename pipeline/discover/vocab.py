@@ -39,12 +39,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pipeline.errors import InvalidWorkspace, Problem
+from pipeline.files import writing
 from pipeline.lang import lemma, privacy
 from pipeline.lang.frequency import background
 from pipeline.lang.text import STOP_WORDS as FUNCTION_WORDS
 from pipeline.lang.text import sentences
+from pipeline.workspace.messages import validation_problems
+from pipeline.workspace.models import AvoidTerm, NonEmpty
+from pipeline.workspace.yaml_lines import YamlError, parse_yaml
 
 SAMPLES_DIR = "samples"  # segments/samples/<segment id>/…: each segment's own texts
+SUGGESTED_DIR = "suggested"  # segments/suggested/<segment id>.yaml: what `ladder vocab` proposes
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 DOC_SEPARATOR = re.compile(r"^\s*-{3,}\s*$", re.MULTILINE)
 TOKEN = re.compile(r"\[[A-Z]+\]|[^\W\d_]+(?:[-'’][^\W\d_]+)*|\d+(?:[.,]\d+)?", re.UNICODE)
@@ -612,6 +620,15 @@ def suggestion(analysis: Analysis, segment) -> dict[str, Any]:
     }
 
 
+def save_suggestion(root: Path, segment, analysis: Analysis) -> Path:
+    """Write the segment's suggestion to segments/suggested/SEGMENT.yaml; returns its path."""
+    path = root / "segments" / SUGGESTED_DIR / f"{segment.id}.yaml"
+    with writing(path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_suggestion(path, suggestion(analysis, segment))
+    return path
+
+
 def write_suggestion(path: Path, data: dict[str, Any]) -> None:
     from ruamel.yaml import YAML
 
@@ -626,6 +643,61 @@ def write_suggestion(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(buf.getvalue(), encoding="utf-8")
     tmp.replace(path)
+
+
+class SuggestedVocabulary(BaseModel):
+    """The part of a suggestion file that ``--apply`` merges: terms in the segment's own shape."""
+
+    model_config = ConfigDict(extra="forbid")
+    use: list[NonEmpty] = []
+    avoid: list[AvoidTerm] = []
+    concepts: dict[str, NonEmpty] = {}
+
+
+class Suggestion(BaseModel):
+    """A suggestion file as ``--apply`` reads it; the rest (evidence, tone) is for the reviewer."""
+
+    model_config = ConfigDict(extra="ignore")
+    vocabulary: SuggestedVocabulary
+
+
+def read_suggestion(path: Path) -> SuggestedVocabulary:
+    """The terms of a suggestion file a reviewer may have edited; a file that cannot be read as
+    one is an InvalidWorkspace naming the file, the line and the key, every problem at once."""
+    shown = str(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidWorkspace([Problem(shown, None, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]) from None
+    except OSError as e:
+        raise InvalidWorkspace([Problem(shown, None, "", f"cannot read: {e.strerror or e}")]) from None
+    try:
+        data, lines = parse_yaml(raw)
+    except YamlError as e:
+        raise InvalidWorkspace([Problem(shown, e.line, "", e.message)]) from None
+    if not isinstance(data, dict):
+        raise InvalidWorkspace([Problem(shown, 1, "", "expected a mapping with a 'vocabulary' key, as "
+                                        "`ladder vocab` writes it")])
+    try:
+        return Suggestion.model_validate(data).vocabulary
+    except ValidationError as e:
+        raise InvalidWorkspace(validation_problems(e, shown, lines, Suggestion)) from None
+
+
+def apply_suggestion(root: Path, segment: str, source: Path | None = None,
+                     terms: list[str] | None = None) -> tuple[Path, list[str]]:
+    """Merge a suggestion file (default segments/suggested/SEGMENT.yaml) into the segment's
+    YAML file: ``apply`` with the file's terms. Returns the segment's file and what was added."""
+    source = source or root / "segments" / SUGGESTED_DIR / f"{segment}.yaml"
+    if not source.exists():
+        raise InvalidWorkspace([Problem(str(source), None, "", f"no suggestion file: run `ladder vocab {segment}` "
+                                        "first")])
+    target = next((p for p in (root / "segments" / f"{segment}.yaml", root / "segments" / f"{segment}.yml")
+                   if p.exists()), None)
+    if target is None:
+        raise InvalidWorkspace([Problem(f"segments/{segment}.yaml", None, "",
+                                        "the segment is not a YAML file (a sheet row): merge by hand")])
+    return target, apply(target, read_suggestion(source).model_dump(), terms)
 
 
 def apply(segment_path: Path, vocabulary: dict[str, Any], terms: list[str] | None = None) -> list[str]:
