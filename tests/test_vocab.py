@@ -203,3 +203,21 @@ def test_apply_of_a_broken_suggestion_names_the_file_and_line_and_changes_nothin
         assert f"{source}:3 vocabulary.use" in result.stderr and f"{source}:5 vocabulary.avoid[0].replacement" in result.stderr
         assert f"{source}:6 vocabulary.colour" in result.stderr
     assert (ws / "segments" / "engineers.yaml").read_text(encoding="utf-8") == before
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("answers.xlsx", b"not a zip", "answers.xlsx: not an Excel workbook (BadZipFile"),
+    ("answers.csv", b"text\n" + b"a" * 200_000 + b"\n", "answers.csv: not a readable CSV file (field larger"),
+    ("answers.jsonl", b'{"text": "hei"}\n{bad\n', "answers.jsonl:2: not a JSON line"),
+    ("answers.txt", b"\xb1\xff", "answers.txt: not UTF-8 text"),
+])
+def test_a_text_file_vocab_cannot_read_is_named_once_with_its_line(tmp_path, cli, name, content, message):
+    (tmp_path / "ws").mkdir()
+    ws = make_workspace(tmp_path / "ws", base="example")
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = cli("vocab", "engineers", str(path), "-w", str(ws))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (line,) = [ln for ln in result.stderr.splitlines() if name in ln]
+    assert line.startswith(str(tmp_path / message.split(":")[0])) and message.split(name)[1] in line
+    assert line.count(name) == 1  # the file named once, not "file: file: ..."

@@ -798,7 +798,7 @@ def vocab_cmd(segment, files, column, field, top, html_path, as_json, apply_term
     try:
         analysis = vocab.analyse_segment(ws, seg, lambda: vocab.documents(paths, column, field), samples, top)
     except vocab.VocabError as e:
-        raise InvalidWorkspace([Problem(str(e).split(":")[0], None, "", str(e))]) from None
+        raise InvalidWorkspace([Problem(str(e.path), e.line, "", e.message)]) from None
     if analysis.docs == 0:
         raise InvalidWorkspace([Problem(", ".join(map(str, paths)), None, "", "no documents")])
     from pipeline.files import atomic_write

@@ -62,7 +62,11 @@ FLOOR = 1e-7  # background probability of a lemma the general list lacks
 
 
 class VocabError(Exception):
-    """A file that cannot be read as documents (with the file and why)."""
+    """A file that cannot be read as documents: the file, the line where known, and why."""
+
+    def __init__(self, path: Path, message: str, line: int | None = None):
+        super().__init__(f"{path}{f':{line}' if line else ''}: {message}")
+        self.path, self.line, self.message = path, line, message
 
 
 # --- lemmas and background ---------------------------------------------------------------------
@@ -120,7 +124,10 @@ def read_documents(path: Path, column: str | None = None, field: str | None = No
         elif suffix in (".xlsx", ".xlsm"):
             import openpyxl
 
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            try:
+                wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            except Exception as e:  # noqa: BLE001 - openpyxl raises many kinds for a file that is no workbook
+                raise VocabError(path, f"not an Excel workbook ({type(e).__name__}: {e})") from None
             try:
                 rows = wb.active.iter_rows(values_only=True)
                 header = [str(h) if h is not None else "" for h in next(rows, [])]
@@ -139,16 +146,20 @@ def read_documents(path: Path, column: str | None = None, field: str | None = No
                     try:
                         obj = json.loads(line)
                     except json.JSONDecodeError as e:
-                        raise VocabError(f"{path}:{n}: not a JSON line ({e.msg})") from None
+                        raise VocabError(path, f"not a JSON line ({e.msg})", n) from None
                     value = obj.get(field or "text") if isinstance(obj, dict) else obj
                     if value is None and field is None:
-                        raise VocabError(f"{path}:{n}: no 'text' field; name the field with --field")
+                        raise VocabError(path, "no 'text' field; name the field with --field", n)
                     if isinstance(value, str) and value.strip():
                         yield value.strip()
         else:
-            raise VocabError(f"{path}: cannot read '{suffix}' files (text, Markdown, CSV, TSV, XLSX, JSON lines)")
-    except (OSError, UnicodeDecodeError) as e:
-        raise VocabError(f"{path}: {e}") from None
+            raise VocabError(path, f"cannot read '{suffix}' files (text, Markdown, CSV, TSV, XLSX, JSON lines)")
+    except csv.Error as e:  # a field over the csv module's limit, a broken quote
+        raise VocabError(path, f"not a readable CSV file ({e})") from None
+    except UnicodeDecodeError as e:
+        raise VocabError(path, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise VocabError(path, f"cannot read: {e.strerror or e}") from None
 
 
 def _pick(column: str | None, header: list[str], path: Path, flag: str) -> str:
@@ -156,9 +167,9 @@ def _pick(column: str | None, header: list[str], path: Path, flag: str) -> str:
         for guess in ("text", "teksti", "answer", "vastaus", "message", "viesti", "body", "comment"):
             if guess in header:
                 return guess
-        raise VocabError(f"{path}: name the text column with {flag} (columns: {', '.join(h for h in header if h)})")
+        raise VocabError(path, f"name the text column with {flag} (columns: {', '.join(h for h in header if h)})")
     if column not in header:
-        raise VocabError(f"{path}: no column '{column}' (columns: {', '.join(h for h in header if h)})")
+        raise VocabError(path, f"no column '{column}' (columns: {', '.join(h for h in header if h)})")
     return column
 
 
