@@ -182,7 +182,7 @@ def test_vocab_on_the_shipped_example_suggests_reviewable_terms_and_applies_them
 
 @pytest.mark.parametrize("content, where", [
     ("vocabulary: [unclosed\n", ":2"),
-    ("- a\n- b\n", ":1: expected a mapping with a 'vocabulary' key"),
+    ("- a\n- b\n", ":1: expected a mapping of keys"),  # the workspace loader's own words
     ("vocabulary: 5\n", ":1 vocabulary"),
     ("evidence: {}\nvocabulary:\n  use: 7\n  avoid:\n    - {term: x}\n  colour: red\n", None),
 ])

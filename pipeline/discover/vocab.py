@@ -35,11 +35,11 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from pipeline.errors import InvalidWorkspace, Problem
 from pipeline.files import writing
@@ -47,9 +47,8 @@ from pipeline.lang import lemma, privacy
 from pipeline.lang.frequency import background
 from pipeline.lang.text import STOP_WORDS as FUNCTION_WORDS
 from pipeline.lang.text import sentences
-from pipeline.workspace.messages import validation_problems
-from pipeline.workspace.models import AvoidTerm, NonEmpty
-from pipeline.workspace.yaml_lines import YamlError, parse_yaml
+from pipeline.workspace.load import Loader
+from pipeline.workspace.models import NonEmpty, Vocabulary
 
 SAMPLES_DIR = "samples"  # segments/samples/<segment id>/…: each segment's own texts
 SUGGESTED_DIR = "suggested"  # segments/suggested/<segment id>.yaml: what `ladder vocab` proposes
@@ -656,13 +655,11 @@ def write_suggestion(path: Path, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-class SuggestedVocabulary(BaseModel):
-    """The part of a suggestion file that ``--apply`` merges: terms in the segment's own shape."""
+class SuggestedVocabulary(Vocabulary):
+    """The part of a suggestion file that ``--apply`` merges: terms in the segment's own shape,
+    where a reviewer may have deleted the own terms."""
 
-    model_config = ConfigDict(extra="forbid")
     use: list[NonEmpty] = []
-    avoid: list[AvoidTerm] = []
-    concepts: dict[str, NonEmpty] = {}
 
 
 class Suggestion(BaseModel):
@@ -673,26 +670,14 @@ class Suggestion(BaseModel):
 
 
 def read_suggestion(path: Path) -> SuggestedVocabulary:
-    """The terms of a suggestion file a reviewer may have edited; a file that cannot be read as
-    one is an InvalidWorkspace naming the file, the line and the key, every problem at once."""
-    shown = str(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise InvalidWorkspace([Problem(shown, None, "", f"not UTF-8 text ({e.reason} at byte {e.start})")]) from None
-    except OSError as e:
-        raise InvalidWorkspace([Problem(shown, None, "", f"cannot read: {e.strerror or e}")]) from None
-    try:
-        data, lines = parse_yaml(raw)
-    except YamlError as e:
-        raise InvalidWorkspace([Problem(shown, e.line, "", e.message)]) from None
-    if not isinstance(data, dict):
-        raise InvalidWorkspace([Problem(shown, 1, "", "expected a mapping with a 'vocabulary' key, as "
-                                        "`ladder vocab` writes it")])
-    try:
-        return Suggestion.model_validate(data).vocabulary
-    except ValidationError as e:
-        raise InvalidWorkspace(validation_problems(e, shown, lines, Suggestion)) from None
+    """The terms of a suggestion file a reviewer may have edited, read as the workspace's own
+    files are; one that cannot be read as one is an InvalidWorkspace naming the file, the line
+    and the key, every problem at once."""
+    ld = Loader(path.parent)
+    found = ld.model_from_yaml(path.name, Suggestion)
+    if found is None:
+        raise InvalidWorkspace([replace(p, file=str(path)) for p in ld.problems])
+    return found.vocabulary
 
 
 def apply_suggestion(root: Path, segment: str, source: Path | None = None,
