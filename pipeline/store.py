@@ -167,9 +167,12 @@ def canonical(endpoint: str, params: dict[str, Any]) -> str:
                        "messages": params["messages"]}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def cache_key(endpoint: str, params: dict[str, Any], n: int = 0) -> str:
-    """The key of the ``n``-th identical request (from 0) within a run, as the module says."""
-    key = hashlib.sha256(canonical(endpoint, params).encode("utf-8")).hexdigest()
+def cache_key(endpoint: str, params: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(endpoint, params).encode("utf-8")).hexdigest()
+
+
+def repeat_key(key: str, n: int) -> str:
+    """The key of the ``n``-th repeat (from 0) within a run of the request whose key is ``key``."""
     return key if n == 0 else hashlib.sha256(f"{key}#{n}".encode()).hexdigest()
 
 

@@ -31,7 +31,7 @@ from pipeline.lang import privacy
 from pipeline.model.config import ModelConfig, request_params
 from pipeline.model.limits import Budget, Limiter, estimate_prompt_tokens
 from pipeline.model.replies import Reply, T, clean_text, parse_reply, schema_of
-from pipeline.store import Store, cache_key
+from pipeline.store import Store, cache_key, repeat_key
 from pipeline.workspace.models import Usage
 
 if TYPE_CHECKING:
@@ -276,13 +276,13 @@ class Chat:
     def _key(self, params: dict[str, Any]) -> str:
         """The cache key; the n-th identical request of a job gets its own (a revision that
         asks the same again gets a fresh sample, and a rerun replays the same sequence)."""
-        first = cache_key(self.endpoint, params)
+        key = cache_key(self.endpoint, params)
         asked = _asked.get()
         with self._asked_lock:
             asked = self._asked if asked is None else asked
-            n = asked.get(first, 0)
-            asked[first] = n + 1
-        return cache_key(self.endpoint, params, n) if n else first
+            n = asked.get(key, 0)
+            asked[key] = n + 1
+        return repeat_key(key, n)
 
     def _log(self, params: dict[str, Any], reply: Reply, key: str | None, error: str | None = None) -> None:
         if self.store is None:
