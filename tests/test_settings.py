@@ -6,7 +6,6 @@ Regenerate docs/settings.md with: LADDER_UPDATE_README=1 python -m pytest tests/
 """
 
 import re
-from pathlib import Path
 
 import click
 
@@ -43,9 +42,8 @@ def test_every_variable_the_code_reads_is_declared():
     """The tests' fixture clears what the declaration names: a variable read but not declared
     would leak a developer's environment into the tests."""
     known = {*settings.ENV.values(), *settings.OTHER_ENV}
-    root = Path(settings.__file__).resolve().parents[2]
-    named = {(path.relative_to(root).as_posix(), var) for folder in ("pipeline", "bench")
-             for path in (root / folder).rglob("*.py")
+    named = {(path.relative_to(REPO).as_posix(), var) for folder in ("pipeline", "bench")
+             for path in (REPO / folder).rglob("*.py")
              for var in re.findall(r"[\"'](LADDER_[A-Z_]+)[\"']", path.read_text(encoding="utf-8"))}
     assert {var for _, var in named} >= {"LADDER_VOIKKO", "LADDER_REAL_DATA"}  # the scan finds them
     assert not [(f, v) for f, v in named if v not in known]

@@ -465,13 +465,13 @@ def check_cmd(files, step, segment, channel, language, as_json, judge_model, bas
     if problems:
         raise InvalidWorkspace(problems)
     config = resolve_config(ws.config.model if ws else ModelSettings(), {"base_url": base_url, "judge_model": judge_model})
-    judged = config.judge_model and (seg is None or seg.role != "outside_target")  # an outsider's piece has no step
+    contexts = [(name, text_context(body, step, language, seg, chan, ws)) for name, body in texts]
+    judged = config.judge_model and any(ctx.kind == "ladder" for _, ctx in contexts)  # judge.checked's rule
     with session.endpoint(config) if judged else nullcontext((None, None)) as (base, health):
         judge_chat = Chat(config.judge(), base, health=health) if base else None
         failed = False
-        for name, body in texts:
-            failed |= _check_one(name, body, step, seg, ws, language, as_json, judge_chat,
-                                 ws.ladder if ws else default_ladder(), workspace, chan)
+        for name, ctx in contexts:
+            failed |= _check_one(name, ctx, as_json, judge_chat, ws.ladder if ws else default_ladder(), workspace)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
@@ -519,9 +519,8 @@ def _recheck_run(ref: str, workspace: Path, as_json: bool) -> None:
     sys.exit(EXIT_FAILED if failing else EXIT_OK)
 
 
-def _check_one(name, body, step, seg, ws, language, as_json, judge_chat, ladder, root, chan=None) -> bool:
+def _check_one(name, ctx, as_json, judge_chat, ladder, root) -> bool:
     """Check one text and print its lines; True when it fails its target step."""
-    ctx = text_context(body, step, language, seg, chan, ws)
     result, verdict = checked(ctx, judge_chat, root, ladder)
     step, lang, body = ctx.step, ctx.language, ctx.body
     reading = ctx.reading
